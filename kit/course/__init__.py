@@ -1,0 +1,8 @@
+"""Running the course: lesson runner, profiles, recording, environment report."""
+from .environment import lesson_index, network_status, package_versions, versions_table
+from .profiles import ProfileError
+from .record import record, recorded
+from .runner import plan, run_course, run_lesson, summary_table
+
+__all__ = ["ProfileError", "lesson_index", "network_status", "package_versions", "plan",
+           "record", "recorded", "run_course", "run_lesson", "summary_table", "versions_table"]

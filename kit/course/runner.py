@@ -1,0 +1,287 @@
+"""The lesson runner behind ``kit course run``.
+
+Each lesson (and each point of a parameter grid) is executed with papermill into
+``OUT/<lesson>.ipynb`` and exported to ``OUT/<lesson>.html``. A failing lesson does not
+stop the others: its partial notebook is kept and its error names the cell. Every
+executed notebook is stamped with the kit version, package versions and the sha256 of
+each registry file it read. ``OUT/summary.json`` collects one record per run.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .environment import lesson_paths, lessons_dir, machine_summary, package_versions
+from .profiles import ProfileError, expand_grid, load_profiles
+
+DEFAULT_CELL_TIMEOUT_S = 3600
+
+
+@dataclass
+class LessonJob:
+    """One notebook execution: a lesson under a profile with concrete parameters."""
+
+    lesson: str
+    path: str
+    profile: str
+    parameters: dict
+    out_dir: str
+    env: dict = field(default_factory=dict)
+    suffix: str = ""
+    cell_timeout: int = DEFAULT_CELL_TIMEOUT_S
+
+    @property
+    def stem(self) -> str:
+        return self.lesson + self.suffix
+
+
+def _suffix(params: dict, grid_keys: list[str]) -> str:
+    parts = [f"{k}-{params[k]}" for k in grid_keys if k in params]
+    text = "--".join(parts)
+    return ("--" + re.sub(r"[^A-Za-z0-9_.=-]+", "_", text)) if text else ""
+
+
+def select_lessons(names: list[str] | None, folder: Path) -> list[Path]:
+    """Lessons matching ``names`` (``00_welcome`` or just ``welcome``), or all of them."""
+    paths = lesson_paths(folder)
+    if not paths:
+        raise ProfileError(f"no lessons (NN_name.ipynb) found in {folder}")
+    if not names:
+        return paths
+    chosen = []
+    for name in names:
+        hits = [p for p in paths if p.stem == name or p.stem.split("_", 1)[-1] == name]
+        if not hits:
+            raise ProfileError(f"no lesson named {name!r} in {folder}; lessons: "
+                               + ", ".join(p.stem for p in paths))
+        chosen += [h for h in hits if h not in chosen]
+    return chosen
+
+
+def plan(profile: str = "quick", lessons: list[str] | None = None, out_dir: str | Path = "build",
+         overrides: dict[str, list] | None = None, folder: Path | None = None,
+         cell_timeout: int = DEFAULT_CELL_TIMEOUT_S) -> list[LessonJob]:
+    """Turn a profile, a lesson selection and ``-p`` overrides into jobs.
+
+    An override applies to the lessons whose ``parameters`` cell declares it; a key
+    that no selected lesson declares is an error (it would be silently ignored).
+    """
+    import papermill
+
+    folder = Path(folder) if folder is not None else lessons_dir()
+    profiles = load_profiles(folder / "profiles.yaml")
+    if profile not in profiles:
+        raise ProfileError(f"unknown profile {profile!r}; profiles in {folder / 'profiles.yaml'}: "
+                           + ", ".join(profiles))
+    prof = profiles[profile]
+    overrides = overrides or {}
+    jobs, used = [], set()
+    for path in select_lessons(lessons, folder):
+        declared = papermill.inspect_notebook(str(path))
+        base = prof.parameters_for(path.stem)
+        unknown = sorted(set(base) - set(declared))
+        if unknown:
+            raise ProfileError(f"profile {profile!r} sets {unknown} for {path.stem}, whose parameters "
+                               f"cell only declares {sorted(declared)}")
+        grid = {k: v for k, v in overrides.items() if k in declared}
+        used |= set(grid)
+        for point in expand_grid(grid):
+            params = {**base, **point}
+            jobs.append(LessonJob(path.stem, str(path), profile, params, str(out_dir), dict(prof.env),
+                                  _suffix(point, [k for k in grid if len(grid[k]) > 1]), cell_timeout))
+    unused = sorted(set(overrides) - used)
+    if unused:
+        raise ProfileError(f"no selected lesson declares parameter(s) {unused}; check the "
+                           f"parameters cell of the lessons you selected")
+    return jobs
+
+
+@contextlib.contextmanager
+def _environment(values: dict):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _describe_error(exc: BaseException) -> str:
+    from papermill.exceptions import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        count = f", execution count {exc.exec_count}" if exc.exec_count else ""
+        first = (exc.source or "").strip().splitlines()
+        where = f" `{first[0][:80]}`" if first else ""
+        return f"cell {exc.cell_index}{count}{where}: {exc.ename}: {exc.evalue}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _stamp(nb_path: Path, job: LessonJob, status: str, seconds: float, reads: list[dict],
+           metrics: dict, error: str | None) -> None:
+    """Write provenance into the executed notebook: metadata + a visible last cell."""
+    import nbformat
+
+    import kit
+
+    nb = nbformat.read(nb_path, as_version=4)
+    stamp = {
+        "kit_version": kit.__version__, "lesson": job.lesson, "profile": job.profile,
+        "parameters": job.parameters, "status": status, "seconds": round(seconds, 2),
+        "packages": package_versions(), "machine": machine_summary(),
+        "registry_reads": reads, "metrics": metrics, "error": error,
+    }
+    nb.metadata["kit"] = stamp
+    rows = "\n".join(f"| `{r['name']}` | `{r['sha256']}` | {'yes' if r['verified'] else 'NO (unpinned)'} |"
+                     for r in reads) or "| — | none | |"
+    text = (f"### Provenance\nGenerated by the course kit {kit.__version__} with profile "
+            f"`{job.profile}` in {seconds:.1f} s; status **{status}**.\n\n"
+            f"Parameters: `{json.dumps(job.parameters, default=str)}`\n\n"
+            f"| registry file | sha256 | hash pinned |\n|---|---|---|\n{rows}\n\n"
+            f"Packages: " + ", ".join(f"{k} {v}" for k, v in stamp["packages"].items()))
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.metadata["tags"] = ["kit-provenance"]
+    nb.cells = [c for c in nb.cells if "kit-provenance" not in c.get("metadata", {}).get("tags", [])]
+    nb.cells.append(cell)
+    nbformat.write(nb, nb_path)
+
+
+def _export_html(nb_path: Path, html_path: Path) -> None:
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(nb_path, as_version=4))
+    tmp = html_path.with_suffix(".html.tmp")
+    tmp.write_text(body, encoding="utf-8")
+    os.replace(tmp, html_path)
+
+
+def run_lesson(job: LessonJob) -> dict:
+    """Execute one job; never raises for a lesson failure. Returns its summary record."""
+    import papermill
+
+    from kit.data.provenance import read_log
+
+    out_dir = Path(job.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    nb_path = out_dir / f"{job.stem}.ipynb"
+    html_path = out_dir / f"{job.stem}.html"
+    with tempfile.TemporaryDirectory(prefix="kit-run-") as tmp:
+        read_file, metrics_file = Path(tmp) / "reads.jsonl", Path(tmp) / "metrics.json"
+        env = {**job.env, "KIT_READ_LOG": str(read_file), "KIT_METRICS_FILE": str(metrics_file),
+               "KIT_PROFILE": job.profile, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+        start = time.perf_counter()
+        error = None
+        with _environment(env):
+            try:
+                papermill.execute_notebook(
+                    job.path, str(nb_path), parameters=job.parameters, kernel_name="python3",
+                    progress_bar=False, cwd=str(Path(job.path).parent),
+                    execution_timeout=job.cell_timeout,
+                )
+            except Exception as exc:  # the lesson's failure is data for the summary
+                error = _describe_error(exc)
+        seconds = time.perf_counter() - start
+        reads = read_log(read_file)
+        metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
+    status = "ok" if error is None else "failed"
+    if nb_path.exists():
+        try:
+            _stamp(nb_path, job, status, seconds, reads, metrics, error)
+            _export_html(nb_path, html_path)
+        except Exception as exc:  # a broken partial notebook must not hide the real error
+            error = (error + "; " if error else "") + f"could not stamp/export: {type(exc).__name__}: {exc}"
+            status = "failed"
+    return {"lesson": job.lesson, "profile": job.profile, "parameters": job.parameters,
+            "status": status, "seconds": round(seconds, 2), "metrics": metrics, "error": error,
+            "notebook": str(nb_path), "html": str(html_path) if html_path.exists() else None,
+            "registry_reads": reads}
+
+
+def _run_sequential(jobs, bar):
+    for job in jobs:
+        bar.set_postfix_str(job.stem)
+        yield run_lesson(job)
+        bar.update()
+
+
+def _run_dask(jobs, bar, workers: int | None, scheduler: str | None):
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        client = Client(cluster)
+    try:
+        futures = [client.submit(run_lesson, job, pure=False, key=f"lesson-{i}-{job.stem}")
+                   for i, job in enumerate(jobs)]
+        for future in as_completed(futures):
+            record = future.result()
+            bar.set_postfix_str(record["lesson"])
+            bar.update()
+            yield record
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def run_course(jobs: list[LessonJob], workers: int | None = None, scheduler: str | None = None,
+               progress: bool = True) -> list[dict]:
+    """Run jobs (sequentially, or on Dask with ``workers``/``scheduler``) and write ``summary.json``.
+
+    Returns
+    -------
+    list of dict
+        ``{lesson, profile, parameters, status, seconds, metrics, error, ...}`` in job order.
+    """
+    from tqdm.auto import tqdm
+
+    if not jobs:
+        return []
+    out_dir = Path(jobs[0].out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    order = {(j.lesson, json.dumps(j.parameters, sort_keys=True, default=str)): i for i, j in enumerate(jobs)}
+    with tqdm(total=len(jobs), desc="lessons", unit="lesson", disable=not progress) as bar:
+        if workers or scheduler:
+            records = list(_run_dask(jobs, bar, workers, scheduler))
+        else:
+            records = list(_run_sequential(jobs, bar))
+    records.sort(key=lambda r: order.get((r["lesson"], json.dumps(r["parameters"], sort_keys=True,
+                                                                   default=str)), 0))
+    summary = out_dir / "summary.json"
+    tmp = summary.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(records, indent=2, default=str))
+    os.replace(tmp, summary)
+    return records
+
+
+def summary_table(records: list[dict]) -> str:
+    """The final terminal table: lesson, parameters, status, seconds, key metrics or error."""
+    import pandas as pd
+
+    def brief(metrics: dict) -> str:
+        items = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                 for k, v in metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)]
+        text = ", ".join(items)
+        return text if len(text) <= 70 else text[:67] + "..."
+
+    rows = [{"lesson": r["lesson"],
+             "parameters": json.dumps(r["parameters"], default=str) if r["parameters"] else "",
+             "status": r["status"], "seconds": r["seconds"],
+             "metrics / error": r["error"] if r["error"] else brief(r["metrics"])} for r in records]
+    with pd.option_context("display.max_colwidth", 90, "display.width", 200):
+        return pd.DataFrame(rows).to_string(index=False)

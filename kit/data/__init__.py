@@ -1,0 +1,18 @@
+"""Data access: the registry, fetching, loaders and embedded synthetic data.
+
+>>> from kit import data
+>>> path = data.fetch("res10_ssd_face_detector")   # doctest: +SKIP
+>>> frame = data.synthetic.outbreak(seed=0)        # offline, deterministic
+"""
+from . import synthetic
+from .archives import UnsafeArchiveError
+from .catalog import catalog, catalog_table
+from .fetch import FetchError, UnverifiedFileWarning, cache_dir, cached_path, fetch, is_offline
+from .provenance import reads
+from .registry import Entry, Registry, RegistryError, load_registry
+
+__all__ = [
+    "Entry", "FetchError", "catalog", "catalog_table", "Registry", "RegistryError", "UnsafeArchiveError",
+    "UnverifiedFileWarning", "cache_dir", "cached_path", "fetch", "is_offline",
+    "load_registry", "reads", "synthetic",
+]

