@@ -1,0 +1,66 @@
+"""The embedded offline data is deterministic, realistic enough, and labelled synthetic."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from kit.data import synthetic
+
+COLUMNS = ["date", "region", "province", "confirmed", "deaths", "recovered"]
+
+
+def test_outbreak_has_loader_schema_and_is_labelled():
+    frame = synthetic.outbreak(seed=1, days=120)
+    assert list(frame.columns) == COLUMNS
+    assert frame.attrs["synthetic"] is True and "SYNTHETIC" in frame.attrs["label"]
+    assert frame.equals(frame.sort_values(["region", "province", "date"], ignore_index=True))
+    for _, sub in frame.groupby(["region", "province"]):
+        assert len(sub) == 120
+        for col in ("confirmed", "deaths", "recovered"):
+            assert (np.diff(sub[col].to_numpy()) >= 0).all(), "cumulative counts never decrease"
+        assert sub["confirmed"].iloc[-1] > 100 and sub["deaths"].iloc[-1] > 0
+
+
+def test_outbreak_is_deterministic_per_seed():
+    a, b = synthetic.outbreak(seed=3, days=60), synthetic.outbreak(seed=3, days=60)
+    c = synthetic.outbreak(seed=4, days=60)
+    pd.testing.assert_frame_equal(a, b)
+    assert a.attrs["sha256"] == b.attrs["sha256"] != c.attrs["sha256"]
+
+
+def test_weekends_are_under_reported():
+    frame = synthetic.outbreak(seed=0, days=180)
+    daily = frame.groupby("date")["confirmed"].sum().diff().dropna()
+    trend = daily.rolling(7, center=True).mean()
+    ratio = (daily / trend).dropna()
+    by_day = ratio.groupby(ratio.index.day_of_week).mean()
+    assert by_day[6] < 0.8 * by_day[1], by_day  # Sunday well below Tuesday
+
+
+def test_reports_lag_infections():
+    frame = synthetic.outbreak({"Lagland": ["Only"]}, seed=0, days=160)
+    truth = frame.attrs["truth"]["Lagland/Only"]
+    assert truth["reporting_delay_days"] >= 3
+    # Deaths peak after cases: a delay between infection, report and death exists.
+    daily = frame[["confirmed", "deaths"]].diff().rolling(7).mean()
+    assert daily["deaths"].idxmax() > daily["confirmed"].idxmax()
+
+
+def test_face_images_layout_groups_and_determinism(tmp_path):
+    a = synthetic.face_images(tmp_path / "a", n_subjects=5, classes=synthetic.FACE_CLASSES, size=64, seed=2)
+    b = synthetic.face_images(tmp_path / "b", n_subjects=5, classes=synthetic.FACE_CLASSES, size=64, seed=2)
+    assert sorted(p.name for p in a.iterdir() if p.is_dir()) == sorted(synthetic.FACE_CLASSES)
+    assert sorted(p.name for p in (a / "without_mask").iterdir()) == [f"{i}.jpg" for i in range(5)]
+    assert (a / "with_mask" / "3-with-mask.jpg").is_file()
+    assert "SYNTHETIC" in (a / "SYNTHETIC.txt").read_text()
+    for path in a.rglob("*.jpg"):
+        assert path.read_bytes() == (b / path.relative_to(a)).read_bytes()
+        assert Image.open(path).size == (64, 64)
+
+
+def test_masked_and_unmasked_faces_differ_where_the_mask_is(tmp_path):
+    folder = synthetic.face_images(tmp_path, n_subjects=8, size=96, seed=0)
+    masked = np.stack([np.asarray(Image.open(p), float) for p in sorted((folder / "with_mask").glob("*.jpg"))])
+    bare = np.stack([np.asarray(Image.open(p), float) for p in sorted((folder / "without_mask").glob("*.jpg"))])
+    assert np.abs(masked.mean(0) - bare.mean(0)).mean() > 5
