@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cell-timeout", type=int, default=3600, help="seconds one cell may run (default 3600)")
     p.set_defaults(func=_cmd_course_run)
 
+    from kit.epi import cli as epi_cli
+
+    epi_cli.register(sub)
     return parser
 
 

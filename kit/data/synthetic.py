@@ -40,43 +40,26 @@ class ProvinceTruth:
     k: float
     incubation_days: float
     infectious_days: float
-    ifr: float
+    p_ic: float
+    p_cd: float
+    beds_per_100k: float
     ascertainment: float
     initial_exposed: int
     reporting_delay_days: float
 
 
 def _seird_daily(truth: ProvinceTruth, days: int) -> dict[str, np.ndarray]:
-    """Daily new infections, deaths and recoveries of a small SEIRD (4 RK4 steps a day)."""
-    from kit.epi.models import logistic_r0
+    """Daily new infections, deaths and recoveries of the course's SEIRD-ICU model (kit.epi)."""
+    from kit.epi.integrate import integrate
 
-    n = float(truth.population)
-    sigma, gamma = 1.0 / truth.incubation_days, 1.0 / truth.infectious_days
-    y = np.array([n - truth.initial_exposed, truth.initial_exposed, 0.0, 0.0, 0.0])
-
-    def rhs(t, y):
-        s, e, i, _r, _d = y
-        beta = gamma * logistic_r0(t, truth.r0_start, truth.r0_end, truth.k, truth.intervention_day)
-        inf = beta * s * i / n
-        return np.array([-inf, inf - sigma * e, sigma * e - gamma * i,
-                         gamma * (1 - truth.ifr) * i, gamma * truth.ifr * i]), sigma * e
-
-    steps, h = 4, 0.25
-    out = np.zeros((days, 3))
-    for day in range(days):
-        onset = 0.0
-        for sub in range(steps):
-            t = day + sub * h
-            k1, f1 = rhs(t, y)
-            k2, f2 = rhs(t + h / 2, y + h / 2 * k1)
-            k3, f3 = rhs(t + h / 2, y + h / 2 * k2)
-            k4, f4 = rhs(t + h, y + h * k3)
-            y = y + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-            onset += h / 6 * (f1 + 2 * f2 + 2 * f3 + f4)
-        out[day] = (onset, y[4], y[3])
-    deaths = np.diff(np.concatenate([[0.0], out[:, 1]]))
-    recovered = np.diff(np.concatenate([[0.0], out[:, 2]]))
-    return {"infections": out[:, 0], "deaths": deaths, "recovered": recovered}
+    y = integrate("seird-icu", days + 1, {
+        "population": truth.population, "r0_start": truth.r0_start, "r0_end": truth.r0_end,
+        "k": truth.k, "x0": truth.intervention_day, "incubation_days": truth.incubation_days,
+        "infectious_days": truth.infectious_days, "p_ic": truth.p_ic, "p_cd": truth.p_cd,
+        "beds_per_100k": truth.beds_per_100k, "initial_exposed": truth.initial_exposed,
+    })[:, :, 0]
+    s, _e, _i, _c, r, d = y.T
+    return {"infections": -np.diff(s), "deaths": np.diff(d), "recovered": np.diff(r)}
 
 
 def _delay_kernel(mean_days: float, max_days: int = 30) -> np.ndarray:
@@ -117,9 +100,11 @@ def _province_truth(rng: np.random.Generator) -> ProvinceTruth:
         r0_end=float(rng.uniform(0.6, 1.1)),
         intervention_day=float(rng.uniform(35, 60)),
         k=float(rng.uniform(0.15, 0.5)),
-        incubation_days=5.0,
-        infectious_days=float(rng.uniform(5.0, 8.0)),
-        ifr=float(rng.uniform(0.004, 0.012)),
+        incubation_days=3.0,   # the course's values (kit.epi defaults), so fits can recover R0
+        infectious_days=9.0,
+        p_ic=float(rng.uniform(0.03, 0.06)),
+        p_cd=float(rng.uniform(0.4, 0.65)),
+        beds_per_100k=float(rng.uniform(8.0, 30.0)),
         ascertainment=float(rng.uniform(0.15, 0.4)),
         initial_exposed=int(rng.integers(5, 60)),
         reporting_delay_days=float(rng.uniform(3.0, 7.0)),
@@ -130,7 +115,8 @@ def outbreak(regions: dict | list | str | None = None, *, days: int = 180,
              start: str = "2020-02-01", seed: int = 0) -> pd.DataFrame:
     """A synthetic outbreak in the loader schema.
 
-    Each province gets its own SEIRD (logistic R0 drop at an intervention) and a
+    Each province gets its own SEIRD-ICU outbreak (the course's model, with a logistic
+    R0 drop at an intervention) and a
     realistic observation model: only a fraction of infections is confirmed, reports
     arrive after a gamma-distributed delay, weekends under-report and the backlog is
     caught up early in the week, and counts carry negative-binomial noise.

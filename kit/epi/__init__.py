@@ -1,1 +1,16 @@
-"""Compartmental epidemic models (SEIR, SEIRD-ICU), ensemble integration and fitting."""
+"""Compartmental epidemic models (SEIR, SEIRD, SEIRD-ICU), ensemble integration,
+fitting with uncertainty and the scenarios the course asks about.
+
+>>> from kit import epi
+>>> sim = epi.simulate("seird-icu", population=60e6, r0_start=3.2, r0_end=0.9, x0=60)
+>>> epi.peak(sim)["over_capacity"]   # doctest: +SKIP
+"""
+from .demography import country_parameters, icu_probabilities
+from .fit import FitError, FitResult, fit
+from .integrate import ParameterError, Simulation, integrate, simulate
+from .models import MODELS, get_model, icu_beds, logistic_r0
+from .scenarios import ensemble_band, intervention_effect, peak
+
+__all__ = ["FitError", "FitResult", "MODELS", "ParameterError", "Simulation", "country_parameters",
+           "ensemble_band", "fit", "get_model", "icu_beds", "icu_probabilities", "integrate",
+           "intervention_effect", "logistic_r0", "peak", "simulate"]

@@ -1,0 +1,148 @@
+"""The tidy schema every loader returns, its validation, and selecting one series.
+
+Schema: ``date, region, province, confirmed, deaths, recovered`` — cumulative counts,
+one row per date and place, sorted; ``recovered`` (and any measure a source lacks) may
+be missing. ``frame.attrs`` carries ``source``, ``sha256`` and ``measures``.
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = ["date", "region", "province", "confirmed", "deaths", "recovered"]
+MEASURES = ("confirmed", "deaths", "recovered")
+
+# Header aliases of tidy CSVs seen in the wild (datahub's countries-aggregated.csv among them).
+ALIASES = {
+    "date": "date", "region": "region", "country": "region", "country/region": "region",
+    "country_region": "region", "location": "region", "province": "province",
+    "province/state": "province", "province_state": "province", "state": "province",
+    "confirmed": "confirmed", "cases": "confirmed", "deaths": "deaths", "recovered": "recovered",
+}
+
+
+class DataValidationError(ValueError):
+    """A data file breaks the schema; the message names the file, column and row."""
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(2**20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def check_counts(frame: pd.DataFrame, path: Path, line_of=None) -> None:
+    """Counts must be numeric and non-negative; name the first offending cell.
+
+    ``line_of(index_label)`` maps a row to its line in the file (1-based, header = 1).
+    """
+    for col in MEASURES:
+        if col not in frame.columns:
+            continue
+        raw = frame[col]
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = values.isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        if bad.any():
+            i = bad.idxmax()
+            where = f"line {line_of(i)}" if line_of else f"row {i}"
+            raise DataValidationError(f"{path.name}: column {col!r}, {where}: {raw[i]!r} is not a number")
+        neg = values < 0
+        if neg.any():
+            i = neg.idxmax()
+            where = f"line {line_of(i)}" if line_of else f"row {i}"
+            raise DataValidationError(f"{path.name}: column {col!r}, {where}: negative count {values[i]:g}")
+        frame[col] = values
+
+
+def finish(frame: pd.DataFrame, source: str, sha256: str | dict, synthetic: bool = False) -> pd.DataFrame:
+    """Put a frame into the schema's column order and sort; record provenance in attrs."""
+    for col in COLUMNS:
+        if col not in frame.columns:
+            frame[col] = np.nan
+    frame["province"] = frame["province"].fillna("").astype(str)
+    frame["region"] = frame["region"].astype(str)
+    frame = frame[COLUMNS].sort_values(["region", "province", "date"], ignore_index=True)
+    frame.attrs.update({"source": source, "sha256": sha256, "synthetic": synthetic,
+                        "measures": [m for m in MEASURES if frame[m].notna().any()]})
+    return frame
+
+
+def read_tidy_csv(path: str | Path) -> pd.DataFrame:
+    """Read a tidy CSV (``date, region, province, confirmed, deaths, recovered`` or known aliases).
+
+    Raises
+    ------
+    DataValidationError
+        Missing columns, unparseable dates, non-numeric or negative counts, duplicated
+        rows — each naming the file, the column and the line.
+    """
+    path = Path(path)
+    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    renamed = {c: ALIASES[c.strip().lower()] for c in raw.columns if c.strip().lower() in ALIASES}
+    frame = raw.rename(columns=renamed)
+    missing = [c for c in ("date", "region") if c not in frame.columns]
+    if missing or not any(m in frame.columns for m in MEASURES):
+        raise DataValidationError(
+            f"{path.name}: not a tidy COVID table; missing column(s) "
+            f"{', '.join(missing) or 'confirmed/deaths/recovered'} (found: {', '.join(raw.columns)})")
+    line = lambda i: i + 2  # noqa: E731 - header is line 1
+    dates = pd.to_datetime(frame["date"], errors="coerce", format="mixed")
+    if dates.isna().any():
+        i = dates.isna().idxmax()
+        raise DataValidationError(f"{path.name}: column 'date', line {line(i)}: cannot parse {frame['date'][i]!r} as a date")
+    frame["date"] = dates
+    for col in MEASURES:
+        if col in frame.columns:
+            frame[col] = frame[col].replace("", np.nan)
+    check_counts(frame, path, line)
+    if "province" not in frame.columns:
+        frame["province"] = ""
+    dup = frame.duplicated(["date", "region", "province"])
+    if dup.any():
+        i = dup.idxmax()
+        raise DataValidationError(f"{path.name}: line {line(i)}: {frame['region'][i]} "
+                                  f"{frame['province'][i]} {frame['date'][i].date()} appears twice")
+    return finish(frame, str(path), file_sha256(path))
+
+
+def select_series(frame: pd.DataFrame, region: str, measure: str = "deaths",
+                  province: str | None = None) -> pd.Series:
+    """One cumulative series, provinces summed unless ``province`` is given.
+
+    Raises
+    ------
+    ValueError
+        For an unknown region or province (with close names), or a measure the source lacks.
+    """
+    if measure not in MEASURES:
+        raise ValueError(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}")
+    regions = sorted(frame["region"].unique())
+    if region not in regions:
+        lower = {r.lower(): r for r in regions}
+        if region.lower() in lower:
+            region = lower[region.lower()]
+        else:
+            close = difflib.get_close_matches(region, regions, n=3, cutoff=0.5)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise ValueError(f"no region {region!r} in {frame.attrs.get('source', 'the data')}.{hint}")
+    sub = frame[frame["region"] == region]
+    if province is not None:
+        provinces = sorted(sub["province"].unique())
+        if province not in provinces:
+            close = difflib.get_close_matches(province, provinces, n=3, cutoff=0.5)
+            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+            raise ValueError(f"no province {province!r} in region {region!r}.{hint}")
+        sub = sub[sub["province"] == province]
+    if sub[measure].isna().all():
+        raise ValueError(f"{frame.attrs.get('source', 'the data')} has no {measure!r} counts for {region!r}")
+    series = sub.groupby("date")[measure].sum(min_count=1)
+    series.name = measure
+    series.attrs = {"region": region, "province": province, "source": frame.attrs.get("source"),
+                    "synthetic": frame.attrs.get("synthetic", False)}
+    return series

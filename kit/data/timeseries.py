@@ -1,0 +1,85 @@
+"""One entry point for COVID time series: a registry name, ``synthetic`` or a CSV path."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import synthetic
+from .jhu import detect_layout, load_jhu
+from .owid import load_owid
+from .tidy import read_tidy_csv
+
+# Registry entries that belong together.
+JHU_SETS = {
+    "jhu_global": ("global", {"confirmed": "jhu_confirmed_global", "deaths": "jhu_deaths_global",
+                              "recovered": "jhu_recovered_global"}),
+    "jhu_us": ("us", {"confirmed": "jhu_confirmed_us", "deaths": "jhu_deaths_us"}),
+}
+
+
+def _measure_from_name(name: str) -> str | None:
+    for m in ("confirmed", "deaths", "recovered"):
+        if m in name.lower():
+            return m
+    return None
+
+
+def load_timeseries(source: str | Path = "synthetic", *, format: str | None = None,
+                    measures: tuple = ("confirmed", "deaths", "recovered"), level: str = "state",
+                    seed: int = 0) -> pd.DataFrame:
+    """Load cumulative COVID counts in the tidy schema.
+
+    Parameters
+    ----------
+    source : str or path
+        ``synthetic`` (offline, :func:`kit.data.synthetic.outbreak`), a registry set
+        ``jhu_global`` / ``jhu_us``, a registry entry (``jhu_deaths_global``, ``owid_covid``, ...)
+        or a CSV file in the JHU, OWID or tidy layout.
+    format : {"jhu", "owid", "tidy"}, optional
+        Force the layout of a CSV instead of detecting it from the header.
+    measures : tuple
+        Which measures to fetch for a registry set (fewer files to download).
+    level : {"state", "county"}
+        JHU US only.
+    seed : int
+        For ``synthetic``.
+
+    Returns
+    -------
+    DataFrame
+        ``date, region, province, confirmed, deaths, recovered``.
+    """
+    from .fetch import fetch
+    from .registry import load_registry
+
+    name = str(source)
+    if name == "synthetic":
+        return synthetic.outbreak(seed=seed)
+    if name in JHU_SETS:
+        layout, entries = JHU_SETS[name]
+        paths = {m: fetch(e) for m, e in entries.items() if m in measures}
+        return load_jhu(**paths, layout=layout, level=level)
+    path = Path(name)
+    if not path.exists():
+        registry = load_registry()
+        if name not in registry.entries and not path.suffix:
+            registry[name]  # raises with close names
+        if name in registry.entries:
+            path = fetch(name)
+        else:
+            raise FileNotFoundError(f"{name}: no such file, and not a registry entry or 'synthetic'")
+    layout = detect_layout(path) if format is None else {"jhu": None, "owid": "owid", "tidy": "tidy"}[format]
+    if layout is None:
+        layout = detect_layout(path)
+        if not layout.startswith("jhu"):
+            raise ValueError(f"{path.name} does not have the JHU layout (Province/State, Country/Region, m/d/yy...)")
+    if layout in ("jhu_global", "jhu_us"):
+        measure = _measure_from_name(path.name) or _measure_from_name(name)
+        if measure is None:
+            raise ValueError(f"{path.name}: cannot tell whether it holds confirmed, deaths or recovered; "
+                             f"rename it like JHU's files (time_series_covid19_deaths_global.csv)")
+        return load_jhu(**{measure: path}, layout="global" if layout == "jhu_global" else "us", level=level)
+    if layout == "owid":
+        return load_owid(path)
+    return read_tidy_csv(path)

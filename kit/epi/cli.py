@@ -1,0 +1,124 @@
+"""``kit epi simulate`` and ``kit epi fit``."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _params(items) -> dict:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"-p expects NAME=VALUE, got {item!r}")
+        try:
+            out[key.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"parameter {key.strip()!r} must be a number, got {value!r}") from None
+    return out
+
+
+def _write_json(path: str, payload: dict) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=1))
+    tmp.replace(target)
+
+
+def cmd_simulate(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from kit import epi
+
+    params = _params(args.param)
+    if args.country:
+        params = {**epi.country_parameters(args.country), **params}
+    if "population" not in params:
+        params["population"] = 1_000_000.0
+        print("kit: population not given (-p population=N or --country); using 1,000,000", file=sys.stderr)
+    if args.model != "seird-icu":
+        params = {k: v for k, v in params.items() if k not in ("p_ic", "p_cd", "beds_per_100k")}
+    sim = epi.simulate(args.model, days=args.days, **params)
+    key = "C" if "C" in sim.model.compartments else "I"
+    peak = epi.peak(sim, key)
+    text = f"{sim.model.name}: peak of {key} on day {peak['day']} at {peak['height']:,.0f}"
+    if "over_capacity" in peak:
+        text += f"; ICU beds {peak['beds_at_peak']:,.0f} ({'exceeded' if peak['over_capacity'] else 'enough'})"
+    if "D" in sim.frame:
+        text += f"; deaths after {args.days} days: {sim.frame['D'].iloc[-1]:,.0f}"
+    print(text)
+    if args.json:
+        _write_json(args.json, {"model": sim.model.name, "parameters": sim.parameters, "days": args.days,
+                                "series": sim.series(), "peak": peak})
+    if args.plot:
+        import matplotlib.pyplot as plt
+
+        from kit.epi.plots import plot_r0, plot_simulation
+
+        fig, (a, b) = plt.subplots(2, 1, figsize=(9, 6.5), height_ratios=[3, 1.2], sharex=True,
+                                   constrained_layout=True)
+        plot_simulation(sim, ax=a)
+        plot_r0(sim, ax=b)
+        fig.savefig(args.plot, dpi=110)
+    return 0
+
+
+def cmd_fit(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from kit import epi
+    from kit.data import load_timeseries, select_series
+
+    frame = load_timeseries(args.source, measures=(args.target,))
+    series = select_series(frame, args.region, args.target, args.province)
+    params = {**epi.demography.region_parameters(series.attrs["region"], frame), **_params(args.param)}
+    if "population" not in params:
+        raise ValueError(f"population of {args.region!r} unknown: pass -p population=N")
+    if args.model != "seird-icu":
+        params = {k: v for k, v in params.items() if k not in ("p_ic", "p_cd", "beds_per_100k")}
+    result = epi.fit(series, model=args.model, target=args.target, start=args.start, end=args.end,
+                     lead_days=args.lead_days, fit_p_cd=args.fit_p_cd, **params)
+    print(result.parameters[result.parameters["varied"]].to_string(index=False))
+    print(f"RMSE {result.rmse:.4g} on {result.n_points} daily points; model day 0 = {result.start.date()}")
+    if args.json:
+        _write_json(args.json, {"region": series.attrs["region"], **result.to_json()})
+    if args.plot:
+        from kit.epi.plots import plot_fit
+
+        ax = plot_fit(result, result.band() if result.covariance is not None else None,
+                      title=f"{series.attrs['region']}: fit to daily {args.target}")
+        ax.figure.savefig(args.plot, dpi=110, bbox_inches="tight")
+    return 0
+
+
+def register(sub) -> None:
+    """Add ``kit epi ...`` to the main parser."""
+    epi = sub.add_parser("epi", help="compartmental models").add_subparsers(dest="action", required=True)
+    p = epi.add_parser("simulate", help="simulate SEIR / SEIRD / SEIRD-ICU")
+    p.add_argument("--model", default="seird-icu", choices=["seir", "seird", "seird-icu"])
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="model parameter, e.g. -p r0_start=3.2 -p x0=60")
+    p.add_argument("--country", help="take population, p_ic, p_cd and ICU beds from the demography table")
+    p.add_argument("--days", type=int, default=180)
+    p.add_argument("--json", metavar="OUT", help="write {model, parameters, days, series, peak}")
+    p.add_argument("--plot", metavar="OUT.png")
+    p.set_defaults(func=cmd_simulate)
+
+    p = epi.add_parser("fit", help="fit the model to deaths or confirmed cases")
+    p.add_argument("--source", required=True, help="registry name (jhu_deaths_global...), 'synthetic' or a CSV")
+    p.add_argument("--region", required=True)
+    p.add_argument("--province")
+    p.add_argument("--target", default="deaths", choices=["deaths", "confirmed"])
+    p.add_argument("--model", default="seird-icu", choices=["seir", "seird", "seird-icu"])
+    p.add_argument("--start")
+    p.add_argument("--end")
+    p.add_argument("--lead-days", type=int, default=30, help="model day 0 = this many days before the first count")
+    p.add_argument("--fit-p-cd", action="store_true", help="also estimate p_CD")
+    p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
+    p.add_argument("--json", metavar="OUT", help="write {parameters: {name: {value, stderr}}, rmse, n_points}")
+    p.add_argument("--plot", metavar="OUT.png")
+    p.set_defaults(func=cmd_fit)

@@ -1,0 +1,101 @@
+"""The SEIRD explorer: sliders on the left, live curves on the right.
+
+The browser side (``seird_explorer.js``) draws sliders and an SVG chart; a slider
+move is debounced in the browser and sent as one ``params`` update; Python runs the
+simulation (well under a millisecond) and sends back the series, which the browser
+draws by updating the existing SVG paths, so nothing flickers.
+"""
+from __future__ import annotations
+
+import pathlib
+
+import anywidget
+import numpy as np
+import traitlets
+
+from kit.epi import ParameterError, peak, simulate
+from kit.epi.demography import country_parameters, demography
+
+_HERE = pathlib.Path(__file__).parent
+
+SLIDERS = [
+    {"name": "r0_start", "label": "R0 before the intervention", "min": 0.5, "max": 6.0, "step": 0.1},
+    {"name": "r0_end", "label": "R0 after the intervention", "min": 0.3, "max": 4.0, "step": 0.05},
+    {"name": "x0", "label": "intervention day", "min": 0, "max": 300, "step": 1},
+    {"name": "incubation_days", "label": "incubation period (days)", "min": 1, "max": 14, "step": 0.5},
+    {"name": "infectious_days", "label": "infectious period (days)", "min": 2, "max": 21, "step": 0.5},
+    {"name": "beds_per_100k", "label": "ICU beds per 100k", "min": 0, "max": 40, "step": 0.5},
+]
+
+
+class SEIRDExplorer(anywidget.AnyWidget):
+    """Interactive SEIRD-ICU simulation.
+
+    Parameters
+    ----------
+    country : str
+        Age profile (and default ICU beds) from the demography table.
+    days : int
+        Simulated horizon.
+    **params
+        Initial slider values (r0_start, r0_end, x0, incubation_days, infectious_days,
+        beds_per_100k) and any other model parameter held fixed (k, initial_exposed...).
+
+    Examples
+    --------
+    >>> SEIRDExplorer(country="Italy", r0_start=3.2, x0=70)   # doctest: +SKIP
+    """
+
+    _esm = _HERE / "seird_explorer.js"
+    _css = _HERE / "seird_explorer.css"
+
+    sliders = traitlets.List(SLIDERS).tag(sync=True)
+    countries = traitlets.List([]).tag(sync=True)
+    country = traitlets.Unicode("Italy").tag(sync=True)
+    params = traitlets.Dict({}).tag(sync=True)
+    series = traitlets.Dict({}).tag(sync=True)
+    summary = traitlets.Dict({}).tag(sync=True)
+    error = traitlets.Unicode("").tag(sync=True)
+    days = traitlets.Int(300).tag(sync=True)
+
+    def __init__(self, country: str = "Italy", days: int = 300, **params):
+        defaults = {"r0_start": 3.2, "r0_end": 0.9, "x0": 90.0, "incubation_days": 3.0,
+                    "infectious_days": 9.0, "k": 0.5, "initial_exposed": 1.0}
+        self._fixed = {k: v for k, v in params.items() if k not in {s["name"] for s in SLIDERS}}
+        chosen = {**defaults, **{k: v for k, v in params.items() if k in {s["name"] for s in SLIDERS}}}
+        if "beds_per_100k" not in chosen:
+            chosen["beds_per_100k"] = country_parameters(country)["beds_per_100k"]
+        super().__init__(countries=list(demography().index), country=country, days=days,
+                         params={k: float(v) for k, v in chosen.items() if k not in self._fixed})
+        self._recompute()
+
+    @traitlets.observe("params", "country", "days")
+    def _on_change(self, change):
+        self._recompute()
+
+    def _recompute(self) -> None:
+        try:
+            base = country_parameters(self.country)
+            base.pop("beds_per_100k")
+            sim = simulate("seird-icu", days=int(self.days), **{**base, **self._fixed, **self.params})
+        except (ParameterError, ValueError) as exc:
+            self.error = str(exc)
+            return
+        frame = sim.frame
+        info = peak(sim)
+        self.error = ""
+        self.summary = {
+            "peak_day": info["day"], "peak_critical": round(info["height"]),
+            "beds_at_peak": round(info["beds_at_peak"]), "over_capacity": info["over_capacity"],
+            "days_over_capacity": info["days_over_capacity"], "deaths": round(float(frame["D"].iloc[-1])),
+            "population": round(sim.parameters["population"]), "p_ic": round(sim.parameters["p_ic"], 4),
+            "p_cd": round(sim.parameters["p_cd"], 4),
+        }
+        self.series = {name: np.round(frame[name].to_numpy(), 3).tolist()
+                       for name in ("S", "E", "I", "C", "R", "D", "beds", "R0")}
+
+    def simulation(self):
+        """The current simulation (for plotting it with kit.epi.plots in a notebook)."""
+        base = country_parameters(self.country)
+        base.pop("beds_per_100k")
+        return simulate("seird-icu", days=int(self.days), **{**base, **self._fixed, **self.params})
