@@ -3,7 +3,7 @@
 // redraws only change existing <path> elements, so nothing flickers.
 const COLOURS = { S: "#1f77b4", E: "#ff7f0e", I: "#d62728", R: "#2ca02c", D: "#222222", C: "#9467bd", beds: "#555" };
 const NS = "http://www.w3.org/2000/svg";
-const W = 640, H1 = 230, H2 = 150, PAD = { l: 62, r: 10, t: 10, b: 22 };
+const W = 640, H1 = 230, H2 = 150, PAD = { l: 62, r: 34, t: 10, b: 22 };
 
 function el(tag, attrs = {}, parent = null) {
   const node = document.createElementNS(NS, tag);
@@ -30,16 +30,24 @@ function panel(parent, height, names) {
   return { svg, axes, paths, over, height };
 }
 
-function drawAxes(p, ymax, days) {
+function scale(v, ymax, log) {
+  if (!log) return Math.min(v, ymax) / (ymax || 1);
+  return Math.log10(Math.max(1, Math.min(v, ymax))) / Math.log10(Math.max(10, ymax));
+}
+
+function drawAxes(p, ymax, days, log = false) {
   p.axes.replaceChildren();
   const x0 = PAD.l, x1 = W - PAD.r, y0 = p.height - PAD.b, y1 = PAD.t;
   el("line", { x1: x0, y1: y0, x2: x1, y2: y0, stroke: "#999" }, p.axes);
   el("line", { x1: x0, y1: y0, x2: x0, y2: y1, stroke: "#999" }, p.axes);
-  for (let i = 0; i <= 4; i++) {
-    const y = y0 - (i / 4) * (y0 - y1);
+  const ticks = log
+    ? Array.from({ length: Math.floor(Math.log10(Math.max(10, ymax))) + 1 }, (_, i) => 10 ** i)
+    : [0, 1, 2, 3, 4].map((i) => (i / 4) * ymax);
+  for (const v of ticks) {
+    const y = y0 - scale(v, ymax, log) * (y0 - y1);
     el("line", { x1: x0, y1: y, x2: x1, y2: y, stroke: "#eee" }, p.axes);
     const t = el("text", { x: x0 - 6, y: y + 4, "text-anchor": "end", "font-size": 11, fill: "#555" }, p.axes);
-    t.textContent = fmt((i / 4) * ymax);
+    t.textContent = fmt(v);
   }
   for (let d = 0; d <= days; d += 50) {
     const x = x0 + (d / Math.max(1, days - 1)) * (x1 - x0);
@@ -48,14 +56,14 @@ function drawAxes(p, ymax, days) {
   }
 }
 
-function points(values, ymax, height, days) {
+function points(values, ymax, height, days, log = false) {
   const x0 = PAD.l, x1 = W - PAD.r, y0 = height - PAD.b, y1 = PAD.t;
   return values.map((v, i) => [x0 + (i / Math.max(1, days - 1)) * (x1 - x0),
-    y0 - (Math.min(v, ymax) / (ymax || 1)) * (y0 - y1)]);
+    y0 - scale(v, ymax, log) * (y0 - y1)]);
 }
 
-function pathOf(values, ymax, height, days) {
-  return points(values, ymax, height, days)
+function pathOf(values, ymax, height, days, log = false) {
+  return points(values, ymax, height, days, log)
     .map(([x, y], i) => (i ? "L" : "M") + x.toFixed(1) + "," + y.toFixed(1)).join("");
 }
 
@@ -123,6 +131,13 @@ function render({ model, el: root }) {
     span.append(swatch, n === "C" ? "critical (C)" : n === "beds" ? "ICU beds" : n);
     legend.appendChild(span);
   }
+  const logBox = document.createElement("input");
+  logBox.type = "checkbox";
+  const logLabel = document.createElement("label");
+  logLabel.style.flexDirection = "row";
+  logLabel.append(logBox, " logarithmic scale (see the small numbers)");
+  controls.appendChild(logLabel);
+  logBox.addEventListener("change", () => redraw());
   const top = panel(charts, H1, ["S", "E", "I", "R", "D"]);
   const bottom = panel(charts, H2, ["C", "beds"]);
   const summary = document.createElement("div");
@@ -134,8 +149,9 @@ function render({ model, el: root }) {
     if (!s || !s.S) return;
     const days = s.S.length;
     const n = s.S[0] + s.E[0] + s.I[0] + s.C[0] + s.R[0] + s.D[0];
-    drawAxes(top, n, days);
-    for (const k of ["S", "E", "I", "R", "D"]) top.paths[k].setAttribute("d", pathOf(s[k], n, H1, days));
+    const log = logBox.checked;
+    drawAxes(top, n, days, log);
+    for (const k of ["S", "E", "I", "R", "D"]) top.paths[k].setAttribute("d", pathOf(s[k], n, H1, days, log));
     const ymax = Math.max(...s.C, ...s.beds) * 1.05;
     drawAxes(bottom, ymax, days);
     bottom.paths.C.setAttribute("d", pathOf(s.C, ymax, H2, days));
