@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kit.epi import cli as epi_cli
 
     epi_cli.register(sub)
+    from kit.forecast import cli as forecast_cli
+
+    forecast_cli.register(sub)
     return parser
 
 

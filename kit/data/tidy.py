@@ -146,3 +146,69 @@ def select_series(frame: pd.DataFrame, region: str, measure: str = "deaths",
     series.attrs = {"region": region, "province": province, "source": frame.attrs.get("source"),
                     "synthetic": frame.attrs.get("synthetic", False)}
     return series
+
+
+def find_decreases(frame: pd.DataFrame, measures=MEASURES) -> pd.DataFrame:
+    """Days on which a cumulative count went down (corrections by the source).
+
+    Returns
+    -------
+    DataFrame
+        ``region, province, measure, date, previous, value, drop`` — one row per decrease.
+    """
+    rows = []
+    for measure in measures:
+        if measure not in frame or frame[measure].isna().all():
+            continue
+        prev = frame.groupby(["region", "province"], sort=False)[measure].shift(1)
+        mask = frame[measure] < prev
+        for i in np.flatnonzero(mask.to_numpy()):
+            rows.append({"region": frame["region"].iat[i], "province": frame["province"].iat[i],
+                         "measure": measure, "date": frame["date"].iat[i], "previous": prev.iat[i],
+                         "value": frame[measure].iat[i], "drop": prev.iat[i] - frame[measure].iat[i]})
+    return pd.DataFrame(rows, columns=["region", "province", "measure", "date", "previous", "value", "drop"])
+
+
+def repair_decreases(frame: pd.DataFrame, method: str = "cummax", measures=MEASURES) -> pd.DataFrame:
+    """Make every cumulative series non-decreasing, and say how.
+
+    Parameters
+    ----------
+    method : {"cummax", "isotonic"}
+        ``cummax`` carries the running maximum forward: a downward correction is treated
+        as "no new cases until the count catches up" (never invents cases, delays them).
+        ``isotonic`` replaces each series by its least-squares non-decreasing fit (sklearn's
+        IsotonicRegression): the correction is spread over the days before it, which is
+        closer to what a source's back-correction means.
+
+    Returns
+    -------
+    DataFrame
+        A repaired copy; ``attrs["repaired"]`` holds :func:`find_decreases` of the input.
+    """
+    if method not in ("cummax", "isotonic"):
+        raise ValueError(f"method must be 'cummax' or 'isotonic', got {method!r}")
+    found = find_decreases(frame, measures)
+    out = frame.copy()
+    out.attrs = dict(frame.attrs)
+    for measure in measures:
+        if measure not in out or out[measure].isna().all():
+            continue
+        groups = out.groupby(["region", "province"], sort=False)[measure]
+        if method == "cummax":
+            out[measure] = groups.cummax()
+        else:
+            from sklearn.isotonic import IsotonicRegression
+
+            def fit(values: pd.Series) -> pd.Series:
+                ok = values.notna()
+                if ok.sum() < 2:
+                    return values
+                fitted = values.astype(float)
+                fitted[ok] = IsotonicRegression().fit_transform(np.arange(ok.sum()), values[ok].to_numpy(float))
+                return fitted
+
+            out[measure] = groups.transform(fit).astype(float)
+    out.attrs["repaired"] = found
+    out.attrs["repair_method"] = method
+    return out

@@ -1,0 +1,66 @@
+"""``kit forecast compare``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def cmd_compare(args) -> int:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from kit.data import load_timeseries, select_series
+    from kit.forecast import compare
+
+    if args.holdout is not None and args.train_end is not None:
+        raise ValueError("give either --holdout or --train-end, not both")
+    frame = load_timeseries(args.source, format=args.format, measures=(args.target,))
+    y = select_series(frame, args.region, args.target, args.province)
+    client = None
+    if args.workers or args.scheduler:
+        from dask.distributed import Client, LocalCluster
+
+        client = Client(args.scheduler) if args.scheduler else Client(
+            LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None))
+    try:
+        result = compare(y, args.models, holdout=args.holdout, train_end=args.train_end,
+                         horizon=args.horizon, folds=args.folds, client=client)
+    finally:
+        if client is not None:
+            client.close()
+    import pandas as pd
+
+    with pd.option_context("display.width", 160, "display.max_colwidth", 60):
+        print(result.table.round(3).to_string(index=False))
+    print(f"best: {result.best}")
+    region = y.attrs["region"] + (f" / {args.province}" if args.province else "")
+    if args.json:
+        target = Path(args.json)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(result.to_json(region, args.target), indent=1))
+    if args.plot:
+        ax = result.plot(title=f"{region}: {args.target} forecasts")
+        ax.figure.savefig(args.plot, dpi=110, bbox_inches="tight")
+    return 0
+
+
+def register(sub) -> None:
+    forecast = sub.add_parser("forecast", help="statistical forecasting").add_subparsers(dest="action", required=True)
+    p = forecast.add_parser("compare", help="compare forecasters on one series (hold-out or rolling origin)")
+    p.add_argument("--source", required=True, help="'synthetic', a registry name (jhu_global, ...) or a CSV")
+    p.add_argument("--format", choices=["jhu", "owid", "tidy"], help="layout of a CSV (detected by default)")
+    p.add_argument("--region", required=True)
+    p.add_argument("--province")
+    p.add_argument("--target", default="confirmed", choices=["confirmed", "deaths"])
+    p.add_argument("--holdout", type=float, help="test on the last FRACTION of the series (default 0.1)")
+    p.add_argument("--train-end", help="test on the days after this date")
+    p.add_argument("--horizon", type=int, help="days to forecast (with --folds or --train-end)")
+    p.add_argument("--folds", type=int, help="rolling-origin backtest with this many origins")
+    p.add_argument("--models", default="default", help="default (all but the slow auto_arima), all, or m1,m2 "
+                   "(naive, drift, linear, svr, holt, ar, ma, arima, auto_arima, prophet)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--workers", type=int, help="fit models in parallel on a local Dask cluster")
+    group.add_argument("--scheduler", help="... or on this Dask scheduler")
+    p.add_argument("--json", metavar="OUT")
+    p.add_argument("--plot", metavar="OUT.png")
+    p.set_defaults(func=cmd_compare)

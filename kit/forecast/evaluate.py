@@ -1,0 +1,296 @@
+"""Honest evaluation of forecasters: the evaluator cuts the data, never the model.
+
+* :class:`Holdout` — one split: the last fraction of the series, or everything after
+  a train-end date, is the test set.
+* :class:`RollingOrigin` — K forecast origins, each fitting on everything before it and
+  forecasting the next H days (sktime's "expanding window").
+* :func:`compare` — every model under the same splitter, one tidy table
+  (model, MAE, RMSE, MAPE, fit seconds, status), the forecasts, and a plot; models run
+  in parallel on Dask when a client is given.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .models import Forecaster, SkipModel, check_series, make_models
+
+
+@dataclass(frozen=True)
+class Holdout:
+    """Train on the start, test on the end: ``fraction`` of the points or after ``train_end``."""
+
+    fraction: float | None = 0.1
+    train_end: str | None = None
+
+    def split(self, y: pd.Series):
+        n = len(y)
+        if self.train_end is not None:
+            end = pd.Timestamp(self.train_end)
+            n_train = int((y.index <= end).sum())
+            if n_train == 0 or n_train == n:
+                raise ValueError(f"train end {end.date()} leaves no {'training' if n_train == 0 else 'test'} "
+                                 f"data in {y.index[0].date()}..{y.index[-1].date()}")
+        else:
+            if not 0 < self.fraction < 1:
+                raise ValueError(f"holdout fraction must be between 0 and 1, got {self.fraction}")
+            n_train = n - max(1, int(round(n * self.fraction)))
+        yield np.arange(n_train), np.arange(n_train, n)
+
+
+@dataclass(frozen=True)
+class RollingOrigin:
+    """``folds`` origins spaced ``step`` days apart (default: ``horizon``), the last ending at the series end."""
+
+    folds: int = 5
+    horizon: int = 7
+    step: int | None = None
+    min_train: int = 10
+
+    def split(self, y: pd.Series):
+        step = self.step or self.horizon
+        n = len(y)
+        first_origin = n - self.horizon - (self.folds - 1) * step
+        if first_origin < self.min_train:
+            raise ValueError(f"{self.folds} folds of horizon {self.horizon} need at least "
+                             f"{self.min_train + self.horizon + (self.folds - 1) * step} points, the series has {n}")
+        for k in range(self.folds):
+            origin = first_origin + k * step
+            yield np.arange(origin), np.arange(origin, origin + self.horizon)
+
+
+def errors(actual: np.ndarray, predicted: np.ndarray) -> dict:
+    """MAE, RMSE and MAPE (%) — MAPE over the points whose actual value is not zero."""
+    actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
+    err = predicted - actual
+    nz = actual != 0
+    return {"mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err ** 2))),
+            "mape": float(np.mean(np.abs(err[nz] / actual[nz])) * 100) if nz.any() else float("nan")}
+
+
+def _run_one(model: Forecaster, y: pd.Series, train_idx, test_idx) -> dict:
+    """Fit a fresh copy on the training part only and forecast the test part."""
+    model = copy.deepcopy(model)
+    train, test = y.iloc[train_idx], y.iloc[test_idx]
+    start = time.perf_counter()
+    try:
+        model.fit(train)
+        fit_seconds = time.perf_counter() - start
+        forecast = model.predict(len(test))
+    except SkipModel as exc:
+        return {"model": model.name, "status": f"skipped: {exc}", "fit_seconds": np.nan,
+                "train_end": train.index[-1] if len(train) else None}
+    except Exception as exc:  # a model failing must not take the comparison down
+        return {"model": model.name, "status": f"failed: {type(exc).__name__}: {str(exc)[:150]}",
+                "fit_seconds": time.perf_counter() - start, "train_end": train.index[-1]}
+    forecast["actual"] = test.to_numpy()
+    return {"model": model.name, "status": "ok", "fit_seconds": fit_seconds, "forecast": forecast,
+            "train_end": train.index[-1], **errors(test.to_numpy(), forecast["mean"].to_numpy())}
+
+
+@dataclass
+class Comparison:
+    """The result of :func:`compare`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per model: ``model, mae, rmse, mape, fit_seconds, status`` (means over folds
+        for a backtest), sorted by RMSE with skipped models last.
+    by_horizon : DataFrame or None
+        Backtests only: ``model, step, mae, rmse, mape`` per forecast step.
+    forecasts : dict
+        Model name → list of forecast frames (``mean, lower, upper, actual``), one per fold.
+    series : Series
+        The series that was evaluated.
+    """
+
+    table: pd.DataFrame
+    by_horizon: pd.DataFrame | None
+    forecasts: dict
+    series: pd.Series
+    splitter: object
+    runs: list = field(repr=False, default_factory=list)
+
+    @property
+    def best(self) -> str | None:
+        ok = self.table[self.table["status"] == "ok"]
+        return None if ok.empty else str(ok.sort_values("rmse").iloc[0]["model"])
+
+    @property
+    def train_end(self):
+        ends = [r["train_end"] for r in self.runs if r.get("train_end") is not None]
+        return max(ends) if ends else None
+
+    def plot(self, ax=None, fold: int = -1, models=None, intervals: bool = True, title: str | None = None):
+        """Every model's forecast against the truth (last fold by default)."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(10, 4.5))[1]
+        history = self.series
+        shown = models or [m for m in self.table["model"] if self.forecasts.get(m)]
+        first_fc = next(iter(self.forecasts[m][fold] for m in shown if self.forecasts.get(m)), None)
+        window = history
+        if first_fc is not None:
+            span = max(3 * len(first_fc), 30)
+            window = history.loc[: first_fc.index[-1]].iloc[-(span + len(first_fc)):]
+        ax.plot(window.index, window.to_numpy(), color="black", lw=2, label="observed")
+        for name in shown:
+            runs = self.forecasts.get(name)
+            if not runs:
+                continue
+            fc = runs[fold]
+            line = ax.plot(fc.index, fc["mean"], lw=1.6, label=name,
+                           ls="--" if name in ("naive", "drift") else "-")[0]
+            if intervals and fc["lower"].notna().all() and name == self.best:
+                ax.fill_between(fc.index, fc["lower"], fc["upper"], color=line.get_color(), alpha=0.15,
+                                label=f"{name} 95 % interval")
+        if first_fc is not None:
+            ax.axvline(first_fc.index[0] - pd.Timedelta(hours=12), color="0.5", ls=":", lw=1)
+        ax.set_title(title or "Forecasts against the truth (dotted line: forecast origin)")
+        ax.legend(frameon=False, ncol=3, fontsize=8)
+        ax.grid(alpha=0.3)
+        return ax
+
+    def to_json(self, region: str | None = None, target: str | None = None) -> dict:
+        """The CLI's JSON contract."""
+        rows = []
+        for r in self.table.to_dict(orient="records"):
+            rows.append({"model": r["model"], "mae": _num(r["mae"]), "rmse": _num(r["rmse"]),
+                         "mape": _num(r["mape"]), "fit_seconds": _num(r["fit_seconds"]), "status": r["status"]})
+        horizon = getattr(self.splitter, "horizon", None) or len(next(
+            (v[0] for v in self.forecasts.values() if v), []))
+        end = self.train_end
+        return {"region": region, "target": target, "train_end": end.date().isoformat() if end is not None else None,
+                "horizon": int(horizon), "folds": len(next((v for v in self.forecasts.values() if v), [])) or None,
+                "rows": rows, "best": self.best}
+
+
+def _num(x):
+    return None if x is None or not np.isfinite(x) else float(x)
+
+
+def _summarise(runs: list[dict], names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
+    rows, forecasts, steps = [], {n: [] for n in names}, []
+    for name in names:
+        mine = [r for r in runs if r["model"] == name]
+        ok = [r for r in mine if r["status"] == "ok"]
+        forecasts[name] = [r["forecast"] for r in ok]
+        if ok:
+            status = "ok" if len(ok) == len(mine) else f"ok on {len(ok)} of {len(mine)} folds"
+            rows.append({"model": name, "mae": np.mean([r["mae"] for r in ok]),
+                         "rmse": np.mean([r["rmse"] for r in ok]), "mape": np.mean([r["mape"] for r in ok]),
+                         "fit_seconds": np.mean([r["fit_seconds"] for r in ok]), "status": status})
+            for r in ok:
+                fc = r["forecast"]
+                for i, (pred, act) in enumerate(zip(fc["mean"], fc["actual"]), start=1):
+                    steps.append({"model": name, "step": i, "abs_error": abs(pred - act), "sq_error": (pred - act) ** 2,
+                                  "ape": abs(pred - act) / abs(act) * 100 if act else np.nan})
+        else:
+            rows.append({"model": name, "mae": np.nan, "rmse": np.nan, "mape": np.nan,
+                         "fit_seconds": np.nan, "status": mine[0]["status"] if mine else "not run"})
+    table = pd.DataFrame(rows)
+    table["_bad"] = table["status"] != "ok"
+    table = table.sort_values(["_bad", "rmse"], na_position="last").drop(columns="_bad").reset_index(drop=True)
+    by_h = None
+    if steps:
+        s = pd.DataFrame(steps)
+        by_h = s.groupby(["model", "step"]).agg(mae=("abs_error", "mean"), rmse=("sq_error", lambda v: np.sqrt(v.mean())),
+                                                 mape=("ape", "mean")).reset_index()
+    return table, by_h, forecasts
+
+
+def compare(y: pd.Series, models="default", *, holdout: float | None = None, train_end: str | None = None,
+            horizon: int | None = None, folds: int | None = None, client=None) -> Comparison:
+    """Evaluate forecasters on one series under one splitter.
+
+    Parameters
+    ----------
+    y : Series
+        Daily values indexed by date (e.g. cumulative confirmed cases).
+    models : "default", "all", names or Forecaster objects
+        ``default`` is every model but the slow auto_arima (opt in with ``all`` or by
+        name). Naive and drift are always added.
+    holdout : float, optional
+        Test on the last fraction (default 0.1 when nothing else is given).
+    train_end : str, optional
+        Test on everything after this date (up to ``horizon`` days if given).
+    horizon, folds : int, optional
+        With ``folds``: a rolling-origin backtest of ``folds`` origins, ``horizon`` days each.
+    client : dask.distributed.Client, optional
+        Fit the models (and folds) in parallel on its workers.
+
+    Returns
+    -------
+    Comparison
+    """
+    y = check_series(y)
+    if folds:
+        splitter = RollingOrigin(folds=folds, horizon=horizon or 7)
+    else:
+        splitter = Holdout(fraction=None if train_end else (holdout or 0.1), train_end=train_end)
+    splits = list(splitter.split(y))
+    if train_end and horizon and not folds:
+        splits = [(tr, te[:horizon]) for tr, te in splits]
+    chosen = make_models(models)
+    tasks = [(m, tr, te) for m in chosen.values() for tr, te in splits]
+    if client is not None:
+        y_future = client.scatter(y, broadcast=True)
+        futures = [client.submit(_run_one, m, y_future, tr, te, pure=False) for m, tr, te in tasks]
+        runs = client.gather(futures)
+    else:
+        runs = [_run_one(m, y, tr, te) for m, tr, te in tasks]
+    table, by_h, forecasts = _summarise(runs, list(chosen))
+    return Comparison(table, by_h if folds else None, forecasts, y, splitter, runs)
+
+
+def _compare_one_series(key, y, models, kwargs):
+    try:
+        result = compare(y, models, **kwargs)
+    except ValueError as exc:
+        return key, None, str(exc)
+    table = result.table.copy()
+    return key, table, None
+
+
+def compare_many(series: dict, models="default", *, client=None, progress: bool = True, **kwargs) -> pd.DataFrame:
+    """Run :func:`compare` on many series (e.g. every country), on Dask when a client is given.
+
+    Parameters
+    ----------
+    series : dict
+        Name → Series.
+    **kwargs
+        Passed to :func:`compare` (holdout, train_end, horizon, folds).
+
+    Returns
+    -------
+    DataFrame
+        The per-model tables stacked with a ``series`` column; series that cannot be
+        evaluated appear once with their reason in ``status``.
+    """
+    from tqdm.auto import tqdm
+
+    items = list(series.items())
+    results = []
+    if client is not None:
+        from dask.distributed import as_completed
+
+        futures = [client.submit(_compare_one_series, k, v, models, kwargs, pure=False) for k, v in items]
+        for fut in tqdm(as_completed(futures), total=len(futures), desc="series", disable=not progress):
+            results.append(fut.result())
+    else:
+        for k, v in tqdm(items, desc="series", disable=not progress):
+            results.append(_compare_one_series(k, v, models, kwargs))
+    frames = []
+    for key, table, error in sorted(results, key=lambda r: str(r[0])):
+        if table is None:
+            frames.append(pd.DataFrame([{"series": key, "model": None, "status": f"skipped: {error}"}]))
+        else:
+            frames.append(table.assign(series=key))
+    out = pd.concat(frames, ignore_index=True)
+    return out[["series"] + [c for c in out.columns if c != "series"]]

@@ -1,0 +1,214 @@
+"""kit.forecast: every model on a short series, baselines always present, fold
+boundaries that never leak the future, skipped models, bad inputs, the CLI contract."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kit.forecast import (BASELINES, MODEL_CLASSES, Forecaster, Holdout, RollingOrigin, compare, compare_many,
+                          errors, make_models)
+from kit.forecast import eda, stationarity
+from kit.forecast.models import orders_from_acf_pacf
+
+
+def cumulative(n=60, seed=0, start="2020-03-01"):
+    rng = np.random.default_rng(seed)
+    daily = 50 * np.exp(0.05 * np.arange(n)) * rng.uniform(0.8, 1.2, n)
+    return pd.Series(np.cumsum(daily).round(), index=pd.date_range(start, periods=n, freq="D"))
+
+
+@pytest.mark.parametrize("name", list(MODEL_CLASSES))
+def test_every_model_fits_and_forecasts_a_short_series(name):
+    y = cumulative(45)
+    model = MODEL_CLASSES[name]()
+    assert model.fit(y) is model
+    fc = model.predict(7)
+    assert list(fc.columns) == ["mean", "lower", "upper"] and len(fc) == 7
+    assert fc.index[0] == y.index[-1] + pd.Timedelta(days=1)
+    assert np.isfinite(fc["mean"]).all()
+    if fc["lower"].notna().all():
+        assert (fc["lower"] <= fc["mean"] + 1e-6).all() and (fc["mean"] <= fc["upper"] + 1e-6).all()
+
+
+def test_predict_never_refits_and_needs_fit():
+    model = MODEL_CLASSES["holt"]()
+    with pytest.raises(RuntimeError, match="fit"):
+        model.predict(3)
+    model.fit(cumulative(40))
+    first = model.predict(5)
+    pd.testing.assert_frame_equal(first, model.predict(5))
+
+
+def test_baselines_are_always_in_the_table():
+    models = make_models("holt")
+    assert list(models)[:2] == list(BASELINES)
+    result = compare(cumulative(50), "linear", holdout=0.2)
+    assert set(result.table["model"]) == {"naive", "drift", "linear"}
+    with pytest.raises(ValueError, match="Did you mean arima"):
+        make_models("arimaa")
+
+
+def test_naive_and_drift_are_what_they_say():
+    y = pd.Series([1.0, 3.0, 5.0, 7.0], index=pd.date_range("2020-01-01", periods=4))
+    assert MODEL_CLASSES["naive"]().fit(y).predict(2)["mean"].tolist() == [7.0, 7.0]
+    assert MODEL_CLASSES["drift"]().fit(y).predict(2)["mean"].tolist() == [9.0, 11.0]
+
+
+class Spy(Forecaster):
+    """Records what it was trained on, predicts the last training value."""
+    name = "spy"
+    min_points = 2
+    seen: list = []
+
+    def _fit(self, y):
+        Spy.seen.append((y.index[0], y.index[-1]))
+
+    def _predict(self, h):
+        from kit.forecast.models import _frame
+        return _frame(self.y_, h, np.full(h, self.y_.iloc[-1]))
+
+
+def test_rolling_origin_folds_never_train_on_the_future():
+    y = cumulative(60)
+    splitter = RollingOrigin(folds=4, horizon=7)
+    splits = list(splitter.split(y))
+    assert len(splits) == 4
+    for train, test in splits:
+        assert train.max() < test.min() and test.min() == train.max() + 1 and len(test) == 7
+        assert train.min() == 0
+    assert splits[-1][1].max() == len(y) - 1
+    Spy.seen = []
+    result = compare(y, [Spy()], horizon=7, folds=4)
+    ends = [end for _, end in Spy.seen]
+    origins = [fc.index[0] for fc in result.forecasts["spy"]]
+    assert len(origins) == 4 and all(end < origin for end, origin in zip(ends, origins))
+    assert result.by_horizon["step"].max() == 7
+
+
+def test_holdout_by_fraction_and_by_date():
+    y = cumulative(50)
+    (train, test), = Holdout(0.2).split(y)
+    assert len(test) == 10 and train[-1] + 1 == test[0]
+    (train, test), = Holdout(fraction=None, train_end="2020-04-10").split(y)
+    assert y.index[train[-1]] == pd.Timestamp("2020-04-10")
+    with pytest.raises(ValueError, match="leaves no test"):
+        list(Holdout(fraction=None, train_end="2021-01-01").split(y))
+    result = compare(y, "fast", train_end="2020-04-10", horizon=5)
+    assert all(len(v[0]) == 5 for v in result.forecasts.values() if v)
+
+
+def test_too_short_for_some_models_skips_them_and_runs_the_rest():
+    y = cumulative(12)
+    result = compare(y, "all", holdout=0.25)
+    status = dict(zip(result.table["model"], result.table["status"]))
+    assert status["naive"] == "ok" and status["drift"] == "ok" and status["linear"] == "ok"
+    assert status["auto_arima"].startswith("skipped: needs at least 20 points")
+    assert status["prophet"].startswith("skipped")
+    assert result.table.iloc[-1]["status"] != "ok"  # skipped ones sorted last
+
+
+def test_series_of_zeros_does_not_crash():
+    y = pd.Series(0.0, index=pd.date_range("2020-01-01", periods=40))
+    result = compare(y, "fast", holdout=0.2)
+    status = dict(zip(result.table["model"], result.table["status"]))
+    assert status["naive"] == "ok" and status["arima"].startswith("skipped: the series is constant")
+    assert np.isnan(result.table.set_index("model").loc["naive", "mape"])  # no MAPE on zeros
+
+
+def test_nan_and_duplicated_dates_are_clear_errors():
+    y = cumulative(30)
+    with_nan = y.copy()
+    with_nan.iloc[4] = np.nan
+    with pytest.raises(ValueError, match="1 missing value.*2020-03-05"):
+        compare(with_nan, "naive")
+    dup = pd.concat([y, y.iloc[[3]]])
+    with pytest.raises(ValueError, match="duplicated date 2020-03-04"):
+        compare(dup, "naive")
+    gap = y.drop(y.index[10])
+    with pytest.raises(ValueError, match="1 missing day"):
+        compare(gap, "naive")
+
+
+def test_metrics():
+    m = errors(np.array([10.0, 0.0, 20.0]), np.array([12.0, 1.0, 15.0]))
+    assert m["mae"] == pytest.approx(8 / 3) and m["rmse"] == pytest.approx(np.sqrt(30 / 3))
+    assert m["mape"] == pytest.approx((20 + 25) / 2)
+
+
+def test_orders_from_correlograms_and_adf_table():
+    rng = np.random.default_rng(1)
+    e = rng.normal(size=400)
+    ar = np.zeros(400)
+    for t in range(2, 400):
+        ar[t] = 0.6 * ar[t - 1] - 0.3 * ar[t - 2] + e[t]
+    y = pd.Series(np.cumsum(ar), index=pd.date_range("2020-01-01", periods=400))
+    p, d, q = orders_from_acf_pacf(y)
+    assert d == 1 and p == 2
+    table = stationarity.adf_table(y)
+    assert list(table["transform"]) == ["raw", "log", "diff", "log diff"]
+    assert table.set_index("transform").loc["diff", "stationary"]
+
+
+def test_parallel_on_dask_gives_the_same_table():
+    from dask.distributed import Client, LocalCluster
+
+    y = cumulative(60)
+    local = compare(y, "fast", holdout=0.15)
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
+        remote = compare(y, "fast", holdout=0.15, client=client)
+        many = compare_many({"a": y, "b": cumulative(60, seed=2), "short": cumulative(3)}, "linear",
+                            client=client, progress=False, holdout=0.2)
+    cols = ["model", "mae", "rmse", "mape", "status"]
+    pd.testing.assert_frame_equal(local.table[cols], remote.table[cols])
+    assert set(many["series"]) == {"a", "b", "short"}
+    short = many[many["series"] == "short"].set_index("model")["status"]
+    assert short["naive"] == "ok" and short["drift"].startswith("skipped: needs at least 3 points")
+
+
+def test_eda_quantities():
+    dates = pd.date_range("2020-03-01", periods=6)
+    counts = pd.DataFrame({"confirmed": [100, 200, 400, 800, 900, 1000], "deaths": [0, 2, 4, 8, 9, 10],
+                           "recovered": [0, 10, 50, 100, 300, 500]}, index=dates)
+    d = eda.daily(counts)
+    assert d["new_confirmed"].tolist()[1:] == [100, 200, 400, 100, 100]
+    ac = eda.active_closed(counts)
+    assert ac["active"].iloc[-1] == 1000 - 10 - 500
+    assert eda.rates(counts)["mortality_%"].iloc[-1] == pytest.approx(1.0)
+    g = eda.growth(counts["confirmed"], window=1)
+    assert g["growth_factor"].iloc[2] == pytest.approx(2.0) and g["doubling_time_days"].iloc[2] == pytest.approx(1.0)
+    steps = eda.days_per_step(counts["confirmed"], 300)
+    assert steps["reached"].tolist() == [300, 600, 900] and steps["days_taken"].tolist()[1:] == [1, 1]
+
+
+def test_cli_json_contract(tmp_path):
+    y = cumulative(80)
+    csv = tmp_path / "tidy.csv"
+    pd.DataFrame({"date": y.index.date, "region": "Testland", "province": "", "confirmed": y,
+                  "deaths": (y * 0.01).round()}).to_csv(csv, index=False)
+    out, png = tmp_path / "fc.json", tmp_path / "fc.png"
+    proc = subprocess.run([sys.executable, "-m", "kit", "forecast", "compare", "--source", str(csv),
+                           "--format", "tidy", "--region", "Testland", "--train-end", "2020-05-05",
+                           "--horizon", "10", "--models", "holt,arima", "--json", str(out), "--plot", str(png)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(out.read_text())
+    assert {"region", "target", "train_end", "horizon", "rows", "best"} <= set(payload)
+    assert payload["train_end"] == "2020-05-05" and payload["horizon"] == 10
+    assert {r["model"] for r in payload["rows"]} == {"naive", "drift", "holt", "arima"}
+    for row in payload["rows"]:
+        assert {"model", "mae", "rmse", "mape", "fit_seconds"} <= set(row)
+    assert payload["best"] in {"naive", "drift", "holt", "arima"} and png.stat().st_size > 5000
+    bad = subprocess.run([sys.executable, "-m", "kit", "forecast", "compare", "--source", str(csv),
+                          "--region", "Testlnd"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Did you mean 'Testland'" in bad.stderr
+
+
+def test_slow_model_is_opt_in():
+    assert "auto_arima" not in make_models("default") and "prophet" in make_models("default")
+    assert "auto_arima" in make_models("all") and "auto_arima" in make_models("auto_arima")
+    assert len(make_models("all")) == 10
