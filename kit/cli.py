@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kit.forecast import cli as forecast_cli
 
     forecast_cli.register(sub)
+    from kit.vision import cli as vision_cli
+
+    vision_cli.register(sub)
     return parser
 
 
