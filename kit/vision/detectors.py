@@ -136,9 +136,9 @@ class MTCNNDetector:
     name = "mtcnn"
 
     def __init__(self, threshold: float = 0.9):
-        import os
+        from kit.vision import import_tensorflow
 
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        import_tensorflow()
         from mtcnn import MTCNN
 
         self.model = MTCNN()

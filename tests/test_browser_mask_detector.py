@@ -1,0 +1,87 @@
+"""End to end: Voila serves the mask detector app; headless Chromium's fake camera plays
+a Y4M made here from the sample portrait; the page shows labelled detections and an FPS
+figure. A denied camera shows the message. Five sessions at once all keep getting answers."""
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from .browser import REPO, chromium, require_browser, voila
+from .conftest import require_models
+
+pytestmark = pytest.mark.browser
+APP = REPO / "lessons" / "apps" / "mask_detector.ipynb"
+
+
+@pytest.fixture(scope="module")
+def fake_camera(tmp_path_factory):
+    require_browser()
+    require_models()
+    from kit.vision.media import demo_frames, write_y4m
+
+    return write_y4m(demo_frames(60), tmp_path_factory.mktemp("camera") / "faces.y4m")
+
+
+def camera_args(y4m):
+    return ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={y4m}"]
+
+
+def start(page, url):
+    page.goto(url, timeout=180_000)
+    page.locator(".kit-cam .start").wait_for(timeout=180_000)
+    page.locator(".kit-cam .start").click()
+
+
+def test_camera_frames_get_labelled_boxes_and_fps(fake_camera):
+    with voila(APP) as url, chromium(camera_args(fake_camera), permissions=["camera"]) as page:
+        start(page, url)
+        page.wait_for_function("Number(document.querySelector('.kit-cam').dataset.results || 0) >= 10",
+                               timeout=120_000)
+        counts = page.locator(".kit-cam .counts").text_content()
+        fps = page.locator(".kit-cam .fps").text_content()
+        assert re.search(r"Mask: [1-9]", counts) and re.search(r"No Mask: [1-9]", counts), counts
+        assert float(re.search(r"FPS ([\d.]+)", fps).group(1)) > 0
+        assert "latency" in page.locator(".kit-cam .latency").text_content()
+        assert page.locator(".kit-cam .message").text_content() == ""
+        page.locator(".kit-cam .stop").click()
+
+
+def test_denied_camera_shows_the_message(fake_camera):
+    with voila(APP) as url, chromium(["--use-fake-device-for-media-stream"], permissions=[]) as page:
+        start(page, url)
+        page.wait_for_function("document.querySelector('.kit-cam .message').textContent.length > 0",
+                               timeout=60_000)
+        text = page.locator(".kit-cam .message").text_content()
+        assert "Camera not available" in text and "denied" in text and "upload" in text.lower()
+
+
+def test_five_sessions_at_once_keep_getting_answers(fake_camera):
+    from playwright.sync_api import sync_playwright
+
+    from .browser import CHROMIUM, CHROMIUM_ARGS
+
+    with voila(APP) as url, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + camera_args(fake_camera))
+        try:
+            pages = []
+            for _ in range(5):
+                page = browser.new_context(permissions=["camera"]).new_page()
+                start(page, url)
+                pages.append(page)
+            for page in pages:
+                page.wait_for_function("Number(document.querySelector('.kit-cam').dataset.results || 0) >= 1",
+                                       timeout=180_000)
+            read = lambda p: int(p.evaluate("Number(document.querySelector('.kit-cam').dataset.results || 0)"))
+            history = [[read(p) for p in pages]]
+            for _ in range(3):  # 30 s of load, checked every 10 s
+                time.sleep(10)
+                history.append([read(p) for p in pages])
+            for i in range(5):
+                steps = [history[k + 1][i] - history[k][i] for k in range(3)]
+                assert all(s > 0 for s in steps), f"session {i} stopped getting answers: {history}"
+                assert pages[i].locator(".kit-cam .message").text_content() == ""
+        finally:
+            browser.close()
