@@ -14,9 +14,6 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -12,22 +12,13 @@ pytestmark = pytest.mark.skipif(not (SHARED / "time_series_covid19_confirmed_glo
 
 @pytest.fixture(scope="module")
 def jhu(tmp_path_factory):
-    import os
-
     from kit.data import load_timeseries
 
-    old = {k: os.environ.get(k) for k in ("KIT_MIRROR", "KIT_CACHE")}
-    os.environ["KIT_MIRROR"] = str(SHARED)
-    os.environ["KIT_CACHE"] = str(tmp_path_factory.mktemp("cache"))
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("KIT_MIRROR", str(SHARED))
+        mp.setenv("KIT_CACHE", str(tmp_path_factory.mktemp("cache")))
         with pytest.warns(UserWarning, match="UNVERIFIED"):  # JHU hashes are not pinned (see datasets.yaml)
             yield load_timeseries("jhu_global")
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
 
 
 def test_real_jhu_loads_with_its_quirks(jhu):

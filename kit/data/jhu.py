@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .tidy import DataValidationError, file_sha256, finish
+from .fetch import file_sha256
+from .tidy import DataValidationError, finish
 
 GLOBAL_ID = ("Province/State", "Country/Region", "Lat", "Long")
 US_ID = ("UID", "iso2", "iso3", "code3", "FIPS", "Admin2", "Province_State", "Country_Region",

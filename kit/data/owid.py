@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .tidy import DataValidationError, check_counts, file_sha256, finish
+from .fetch import file_sha256
+from .tidy import DataValidationError, check_counts, finish
 
 REQUIRED = ("location", "date", "total_cases", "total_deaths")
 

@@ -7,11 +7,12 @@ be missing. ``frame.attrs`` carries ``source``, ``sha256`` and ``measures``.
 from __future__ import annotations
 
 import difflib
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from .fetch import file_sha256
 
 COLUMNS = ["date", "region", "province", "confirmed", "deaths", "recovered"]
 MEASURES = ("confirmed", "deaths", "recovered")
@@ -27,14 +28,6 @@ ALIASES = {
 
 class DataValidationError(ValueError):
     """A data file breaks the schema; the message names the file, column and row."""
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(2**20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def check_counts(frame: pd.DataFrame, path: Path, line_of=None) -> None:

@@ -1,0 +1,93 @@
+"""Image sets: folder and VOC loading, awkward files, groups and leak-free splits."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kit.data import synthetic
+from kit.data.images import ImageReadError, load_image_folder, load_voc, parse_voc, read_rgb, split, subject_of
+
+
+def test_awkward_files_are_converted_or_skipped(tmp_path):
+    folder = tmp_path / "set"
+    for cls in ("with_mask", "without_mask"):
+        (folder / cls).mkdir(parents=True)
+    Image.new("L", (20, 10), 128).save(folder / "with_mask" / "gray.png")
+    Image.new("RGBA", (20, 10), (255, 0, 0, 0)).save(folder / "with_mask" / "transparent.png")
+    Image.new("CMYK", (20, 10), (0, 255, 0, 0)).save(folder / "without_mask" / "cmyk.jpg")
+    rotated = Image.new("RGB", (30, 10), (0, 0, 255))
+    exif = rotated.getexif()
+    exif[0x0112] = 6  # "rotate 90 CW to view"
+    rotated.save(folder / "without_mask" / "rotated.jpg", exif=exif)
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(folder / "without_mask" / "whole.jpg")
+    data = (folder / "without_mask" / "whole.jpg").read_bytes()
+    (folder / "without_mask" / "truncated.jpg").write_bytes(data[: len(data) // 2])
+    (folder / "with_mask" / "text.jpg").write_text("not an image")
+
+    assert read_rgb(folder / "with_mask" / "gray.png").shape == (10, 20, 3)
+    assert tuple(read_rgb(folder / "with_mask" / "transparent.png")[0, 0]) == (255, 255, 255)
+    assert read_rgb(folder / "without_mask" / "cmyk.jpg").shape == (10, 20, 3)
+    assert read_rgb(folder / "without_mask" / "rotated.jpg").shape == (30, 10, 3)  # upright
+    with pytest.raises(ImageReadError, match="truncated.jpg"):
+        read_rgb(folder / "without_mask" / "truncated.jpg")
+    with pytest.warns(UserWarning, match="skipped 2 unreadable"):
+        images = load_image_folder(folder)
+    assert len(images) == 5 and images.classes == ("with_mask", "without_mask")
+    assert sorted(p.split("/")[-1] for p in images.skipped["path"]) == ["text.jpg", "truncated.jpg"]
+
+
+def test_subject_groups_follow_the_observations_naming():
+    assert subject_of("with_mask/12-with-mask.jpg") == "12" == subject_of("without_mask/12.jpg")
+    assert subject_of("x/7-incorrect.jpg") == "7"
+
+
+def test_grouped_split_keeps_subjects_on_one_side_and_stratifies(tmp_path):
+    folder = synthetic.face_images(tmp_path / "faces", n_subjects=60, size=48, seed=0)
+    images = load_image_folder(folder)
+    train, val, test = split(images, seed=3)
+    groups = images.frame["group"].to_numpy()
+    parts = [set(groups[i]) for i in (train, val, test)]
+    assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+    assert len(train) + len(val) + len(test) == len(images)
+    assert abs(len(test) / len(images) - 0.15) < 0.07 and abs(len(val) / len(images) - 0.15) < 0.07
+    for part in (train, val, test):  # both classes everywhere, in about equal shares
+        share = images.y[part].mean()
+        assert 0.3 < share < 0.7
+    again = split(images, seed=3)
+    assert all((a == b).all() for a, b in zip((train, val, test), again))  # fixed seed, same split
+
+
+def test_random_split_leaks_subjects_which_is_why_grouping_is_the_default(tmp_path):
+    images = load_image_folder(synthetic.face_images(tmp_path / "f", n_subjects=40, size=48, seed=1))
+    train, _, test = split(images, grouped=False, seed=0)
+    groups = images.frame["group"].to_numpy()
+    assert set(groups[train]) & set(groups[test])
+
+
+VOC = """<annotation><filename>{name}</filename><size><width>100</width><height>80</height><depth>3</depth></size>
+{objects}</annotation>"""
+OBJ = "<object><name>{label}</name><bndbox><xmin>{x1}</xmin><ymin>{y1}</ymin><xmax>{x2}</xmax><ymax>{y2}</ymax></bndbox></object>"
+
+
+def test_voc_single_and_multiple_objects_with_clipping(tmp_path):
+    root = tmp_path / "voc"
+    (root / "images").mkdir(parents=True)
+    (root / "annotations").mkdir()
+    for name in ("a", "b"):
+        Image.new("RGB", (100, 80)).save(root / "images" / f"{name}.png")
+    (root / "annotations" / "a.xml").write_text(VOC.format(name="a.png", objects=OBJ.format(
+        label="with_mask", x1=10, y1=10, x2=40, y2=50)))
+    (root / "annotations" / "b.xml").write_text(VOC.format(name="b.png", objects="".join([
+        OBJ.format(label="without_mask", x1=-5, y1=-5, x2=30, y2=30),
+        OBJ.format(label="mask_weared_incorrect", x1=60, y1=40, x2=130, y2=95),
+        OBJ.format(label="with_mask", x1=120, y1=90, x2=150, y2=99),  # entirely outside: dropped
+    ])))
+    parsed = parse_voc(root / "annotations" / "b.xml")
+    assert [o["box"] for o in parsed["objects"]] == [(0, 0, 30, 30), (60, 40, 100, 80)]
+    crops = load_voc(root, margin=0.1)
+    assert len(crops) == 3 and crops.classes == ("mask_weared_incorrect", "with_mask", "without_mask")
+    assert crops.frame.loc[crops.frame["group"] == "a", "box"].iloc[0] == (7, 6, 43, 54)
+    assert set(crops.frame["group"]) == {"a", "b"}
+    (root / "annotations" / "c.xml").write_text("<annotation><size>")
+    assert "not valid XML" in load_voc(root).skipped["reason"].iloc[0]
