@@ -64,10 +64,15 @@ def main():
     fit["share_%"] = fit["sum"] / fit["sum"].sum() * 100
     print("\nper-model fit time (sequential run):")
     print(fit.sort_values("sum", ascending=False).round(3).to_string())
-    slow = fit[fit["share_%"] > 25].index.tolist()
-    if slow:
-        print(f"\n{', '.join(slow)} dominate{'s' if len(slow) == 1 else ''} the fit time; the comparator's "
-              f"default model set leaves the slow ones out (opt in with models='all' or by name).")
+    from kit.forecast import SLOW_MODELS
+
+    top = fit["share_%"].idxmax()
+    print(f"\nlargest share of the fit time: {top} ({fit.loc[top, 'share_%']:.0f} %)")
+    slow_here = [m for m in SLOW_MODELS if m in fit.index]
+    if slow_here:
+        share = fit.loc[slow_here, "share_%"].sum()
+        print(f"{', '.join(slow_here)}: {share:.0f} % of the fit time; they are opt-in "
+              f"(the comparator's default model set leaves them out, models='all' adds them)")
     wins = ok.loc[ok.groupby("series")["rmse"].idxmin(), "model"].value_counts()
     print("\nbest model per series (count):")
     print(wins.to_string())

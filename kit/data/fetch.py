@@ -107,16 +107,18 @@ def cache_state(entry: Entry) -> CacheState:
     return CacheState(entry, cache_dir() / entry.name)
 
 
-def decide(state: CacheState) -> tuple[str, str]:
-    """What to do for an entry: ``("use", "Using")``, ``("update", "Updating")`` or ``("fetch", "Fetching")``.
+def decide(state: CacheState) -> tuple[str, str, str | None]:
+    """What to do for an entry: ``("use", "Using", sha256)``, ``("update", "Updating", None)``
+    or ``("fetch", "Fetching", None)``.
 
-    A pure decision (apart from reading the cache) kept apart from the side effects.
+    A decision (apart from reading the cache) kept apart from the side effects.
     """
     if not state.file.exists():
-        return "fetch", "Fetching"
-    if state.trusted_hash() is None:
-        return "update", "Updating"
-    return "use", "Using"
+        return "fetch", "Fetching", None
+    digest = state.trusted_hash()
+    if digest is None:
+        return "update", "Updating", None
+    return "use", "Using", digest
 
 
 def _attempts(entry: Entry, offline: bool, progress: bool = True):
@@ -206,8 +208,7 @@ def fetch(name: str, *, offline: bool | None = None, registry: Registry | None =
     state = cache_state(entry)
     state.folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(state.folder / ".lock")):
-        action, _verb = decide(state)
-        digest = state.trusted_hash() if action == "use" else None
+        action, _verb, digest = decide(state)
         if digest is None:
             if action == "update":
                 state.file.unlink(missing_ok=True)

@@ -104,6 +104,21 @@ def read_tidy_csv(path: str | Path) -> pd.DataFrame:
     return finish(frame, str(path), file_sha256(path))
 
 
+def date_window(frame: pd.DataFrame, start=None, end=None) -> pd.DataFrame:
+    """Rows between two dates (inclusive; ``None`` leaves that side open), attrs kept."""
+    out = frame
+    if start is not None:
+        out = out[out["date"] >= pd.Timestamp(start)]
+    if end is not None:
+        out = out[out["date"] <= pd.Timestamp(end)]
+    if out.empty:
+        raise ValueError(f"no rows between {start or 'the start'} and {end or 'the end'} "
+                         f"(the data spans {frame['date'].min().date()} to {frame['date'].max().date()})")
+    out = out.reset_index(drop=True)
+    out.attrs = dict(frame.attrs)
+    return out
+
+
 def select_series(frame: pd.DataFrame, region: str, measure: str = "deaths",
                   province: str | None = None) -> pd.Series:
     """One cumulative series, provinces summed unless ``province`` is given.

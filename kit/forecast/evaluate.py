@@ -156,6 +156,25 @@ class Comparison:
         ax.grid(alpha=0.3)
         return ax
 
+    def plot_by_horizon(self, ax=None, log: bool = True):
+        """Backtests: RMSE of every model against the number of days ahead."""
+        import matplotlib.pyplot as plt
+
+        if self.by_horizon is None:
+            raise ValueError("errors per horizon exist only for a rolling-origin backtest (folds > 0)")
+        ax = ax or plt.subplots(figsize=(9, 4))[1]
+        for name, part in self.by_horizon.groupby("model"):
+            ax.plot(part["step"], part["rmse"], marker="o", lw=1.5, label=name,
+                    ls="--" if name in ("naive", "drift") else "-")
+        ax.set_xlabel("days ahead")
+        ax.set_ylabel("RMSE")
+        if log:
+            ax.set_yscale("log")
+        ax.legend(frameon=False, ncol=3)
+        ax.set_title("Error against the forecast horizon (rolling origin)")
+        ax.grid(alpha=0.3)
+        return ax
+
     def to_json(self, region: str | None = None, target: str | None = None) -> dict:
         """The CLI's JSON contract."""
         rows = []
@@ -172,6 +191,16 @@ class Comparison:
 
 def _num(x):
     return None if x is None or not np.isfinite(x) else float(x)
+
+
+def ranking_change(first: Comparison, second: Comparison, labels=("hold-out", "backtest")) -> pd.DataFrame:
+    """RMSE and rank of every model under two evaluations, side by side."""
+    a, b = labels
+    table = first.table[["model", "rmse"]].merge(second.table[["model", "rmse"]], on="model",
+                                                 suffixes=(f" {a}", f" {b}"))
+    table[f"rank {a}"] = table[f"rmse {a}"].rank()
+    table[f"rank {b}"] = table[f"rmse {b}"].rank()
+    return table.sort_values(f"rank {b}").reset_index(drop=True)
 
 
 def _summarise(runs: list[dict], names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
@@ -205,7 +234,8 @@ def _summarise(runs: list[dict], names: list[str]) -> tuple[pd.DataFrame, pd.Dat
 
 
 def compare(y: pd.Series, models="default", *, holdout: float | None = None, train_end: str | None = None,
-            horizon: int | None = None, folds: int | None = None, client=None) -> Comparison:
+            horizon: int | None = None, folds: int | None = None, client=None,
+            progress: bool = True) -> Comparison:
     """Evaluate forecasters on one series under one splitter.
 
     Parameters
@@ -223,11 +253,15 @@ def compare(y: pd.Series, models="default", *, holdout: float | None = None, tra
         With ``folds``: a rolling-origin backtest of ``folds`` origins, ``horizon`` days each.
     client : dask.distributed.Client, optional
         Fit the models (and folds) in parallel on its workers.
+    progress : bool
+        A progress bar over the model fits.
 
     Returns
     -------
     Comparison
     """
+    from tqdm.auto import tqdm
+
     y = check_series(y)
     if folds:
         splitter = RollingOrigin(folds=folds, horizon=horizon or 7)
@@ -243,14 +277,15 @@ def compare(y: pd.Series, models="default", *, holdout: float | None = None, tra
         futures = [client.submit(_run_one, m, y_future, tr, te, pure=False) for m, tr, te in tasks]
         runs = client.gather(futures)
     else:
-        runs = [_run_one(m, y, tr, te) for m, tr, te in tasks]
+        runs = [_run_one(m, y, tr, te) for m, tr, te in tqdm(tasks, desc="model fits", unit="fit",
+                                                             disable=not progress, leave=False)]
     table, by_h, forecasts = _summarise(runs, list(chosen))
     return Comparison(table, by_h if folds else None, forecasts, y, splitter, runs)
 
 
 def _compare_one_series(key, y, models, kwargs):
     try:
-        result = compare(y, models, **kwargs)
+        result = compare(y, models, progress=False, **kwargs)
     except ValueError as exc:
         return key, None, str(exc)
     table = result.table.copy()

@@ -213,3 +213,44 @@ def run_detection(source, pipeline, out: str | Path | None = None, max_frames: i
             writer.release()
     wall = time.perf_counter() - start
     return summarise(names, results, wall, pipeline.classifier.classes)
+
+
+def compare_detectors(frame, names=("ssd", "haar", "mtcnn"), classifier="reference"):
+    """Every detector on one frame: a table (faces, detect and classify ms) and the annotated frames.
+
+    Returns
+    -------
+    (DataFrame, dict of name -> annotated BGR frame)
+    """
+    from .classifier import MaskClassifier
+    from .pipeline import MaskDetector, annotate
+
+    shared = MaskClassifier(classifier) if isinstance(classifier, str) else classifier
+    rows, pictures = [], {}
+    for name in names:
+        result = MaskDetector(name, shared).process(frame)
+        rows.append({"detector": name, "faces": len(result.faces),
+                     "labels": ", ".join(sorted(f.label for f in result.faces)),
+                     "detect ms": round(result.timings["detect_ms"], 1),
+                     "classify ms": round(result.timings["classify_ms"], 1)})
+        pictures[name] = annotate(frame, result)
+    return pd.DataFrame(rows), pictures
+
+
+def timing_breakdown(reports: dict) -> pd.DataFrame:
+    """Mean milliseconds per step and frames per second of several runs, one column each."""
+    table = pd.DataFrame({name: r.timings.mean() for name, r in reports.items()}).round(1)
+    table.loc["frames per second"] = [round(r.fps, 1) for r in reports.values()]
+    return table
+
+
+def show_frames(pictures: dict, width: float = 5.0):
+    """Annotated frames side by side (matplotlib)."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(pictures), figsize=(width * len(pictures), width * 0.8), squeeze=False)
+    for ax, (name, picture) in zip(axes[0], pictures.items()):
+        ax.imshow(picture[:, :, ::-1])
+        ax.set_title(name)
+        ax.axis("off")
+    return fig
