@@ -17,6 +17,13 @@ from kit.data.provenance import reads
 from .conftest import sha256
 
 GOOD = b"date,value\n2020-01-01,1\n" * 500
+# (server behaviour, HTTP status, body, what the error must say)
+FAULTS = [
+    ("truncate", 200, GOOD, "broke off"),
+    (None, 500, b"oops", "HTTP 500"),
+    (None, 200, GOOD + b"tampered", "sha256 mismatch"),
+    ("slow", 200, GOOD, "no answer"),
+]
 
 
 def cache_files(folder: Path) -> list[str]:
@@ -45,12 +52,7 @@ def test_good_download_is_verified_and_cached(cache, server, write_registry):
     assert reads()[-1]["sha256"] == sha256(GOOD)
 
 
-@pytest.mark.parametrize("behaviour,status,body,reason", [
-    ("truncate", 200, GOOD, "broke off"),
-    (None, 500, b"oops", "HTTP 500"),
-    (None, 200, GOOD + b"tampered", "sha256 mismatch"),
-    ("slow", 200, GOOD, "no answer"),
-])
+@pytest.mark.parametrize("behaviour,status,body,reason", FAULTS)
 def test_fault_falls_back_to_next_good_source(cache, server, write_registry, behaviour, status, body, reason):
     server.routes["/bad.csv"] = (status, body, behaviour)
     server.routes["/good.csv"] = (200, GOOD, None)
@@ -60,12 +62,7 @@ def test_fault_falls_back_to_next_good_source(cache, server, write_registry, beh
     assert cache_files(cache) == ["sample/.sample.csv.sha256", "sample/sample.csv"]
 
 
-@pytest.mark.parametrize("behaviour,status,body,reason", [
-    ("truncate", 200, GOOD, "broke off"),
-    (None, 500, b"oops", "HTTP 500"),
-    (None, 200, GOOD + b"tampered", "sha256 mismatch"),
-    ("slow", 200, GOOD, "no answer"),
-])
+@pytest.mark.parametrize("behaviour,status,body,reason", FAULTS)
 def test_fault_without_fallback_raises_clear_error(cache, server, write_registry, behaviour, status, body, reason):
     server.routes["/bad.csv"] = (status, body, behaviour)
     reg = registry_with(write_registry, server, "/bad.csv",
