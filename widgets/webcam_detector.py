@@ -79,10 +79,11 @@ class WebcamDetector(anywidget.AnyWidget):
         if frame is None:
             return {"type": "error", "id": frame_id,
                     "message": f"frame {frame_id}: could not decode {len(jpeg)} bytes as an image (malformed JPEG)"}
+        pipe = self.pipeline()
         t0 = time.perf_counter()
-        result = self.pipeline().process(frame, stream=True)
+        result = pipe.process(frame, stream=True)
         ms = (time.perf_counter() - t0) * 1000
-        counts = {label: sum(f.label == label for f in result.faces) for label in self.pipeline().classifier.classes}
+        counts = {label: sum(f.label == label for f in result.faces) for label in pipe.classifier.classes}
         self.history.append((time.time(), counts))
         return {"type": "result", "id": frame_id, "width": int(frame.shape[1]), "height": int(frame.shape[0]),
                 "faces": [f.to_json() for f in result.faces], "kernel_ms": round(ms, 1),

@@ -99,12 +99,17 @@ def top_provinces(frame: pd.DataFrame, region: str | None = None, n: int = 10,
 def cluster(frame: pd.DataFrame, region: str | None = None, k: int = 3, seed: int = 0, date=None) -> pd.DataFrame:
     """K-means of provinces (or regions) on scaled confirmed, deaths and mortality.
 
+    When ``region`` has no provinces (a country reported as one row), the regions
+    themselves are clustered instead; ``attrs["level"]`` says which.
+
     Returns one row per place with its cluster, sorted by cluster; ``attrs["centres"]``
     holds the cluster table (mean of each feature in original units, and size).
     """
     from sklearn.cluster import KMeans
     from sklearn.preprocessing import StandardScaler
 
+    if region is not None and not (frame.loc[frame["region"] == region, "province"] != "").any():
+        region = None
     table = top_provinces(frame, region, n=10**9, date=date).dropna()
     if len(table) < k:
         raise ValueError(f"{len(table)} places with data, fewer than k={k} clusters")
@@ -116,6 +121,7 @@ def cluster(frame: pd.DataFrame, region: str | None = None, k: int = 3, seed: in
     centres["size"] = table.groupby("cluster").size()
     out = table.sort_values(["cluster", "confirmed"], ascending=[True, False]).reset_index(drop=True)
     out.attrs["centres"] = centres
+    out.attrs["level"] = "province" if region is not None else "region"
     return out
 
 
