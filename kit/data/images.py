@@ -82,6 +82,7 @@ class ImageSet:
     classes: tuple
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["path", "reason"]))
     name: str = ""
+    _pixels: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self):
         return len(self.frame)
@@ -92,6 +93,69 @@ class ImageSet:
 
     def counts(self) -> pd.Series:
         return self.frame["label"].value_counts().reindex(self.classes, fill_value=0)
+
+    def pixels(self, size: int, progress: bool = True) -> np.ndarray:
+        """Every image (or VOC crop) as RGB uint8, resized to ``size`` x ``size``.
+
+        Decoded once per size and kept, so comparing backbones of the same input size
+        reads the files once. Rows follow :attr:`frame`.
+
+        Raises
+        ------
+        ImageReadError
+            Naming the file, if one became unreadable since the set was loaded.
+        """
+        if size not in self._pixels:
+            self._pixels[size] = _decode_resized(self.frame, int(size), self.name, progress)
+        return self._pixels[size]
+
+    def show(self, per_class: int = 5, size: int = 96, seed: int = 0):
+        """A figure with ``per_class`` random images of each class (crops for VOC sets)."""
+        import matplotlib.pyplot as plt
+
+        rng = np.random.default_rng(seed)
+        fig, axes = plt.subplots(len(self.classes), per_class, figsize=(1.7 * per_class, 1.9 * len(self.classes)),
+                                 squeeze=False)
+        for row, label in zip(axes, self.classes):
+            rows = np.flatnonzero(self.frame["label"].to_numpy() == label)
+            chosen = rng.choice(rows, size=min(per_class, len(rows)), replace=False)
+            for ax in row:
+                ax.axis("off")
+            for ax, i in zip(row, chosen):
+                ax.imshow(_decode_resized(self.frame.iloc[[i]], size, self.name, progress=False)[0])
+                ax.set_title(f"{label}\n{Path(self.frame['path'].iloc[i]).name}", fontsize=7)
+        fig.suptitle(f"{self.name}: {len(self)} images", fontsize=9)
+        return fig
+
+
+def resize_square(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Squash an RGB image to ``size`` x ``size`` (what training and the live detector both do)."""
+    import cv2
+
+    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def _decode_resized(frame: pd.DataFrame, size: int, name: str, progress: bool) -> np.ndarray:
+    from tqdm.auto import tqdm
+
+    out = np.empty((len(frame), size, size, 3), np.uint8)
+    boxes = frame["box"] if "box" in frame else pd.Series([None] * len(frame))
+    last_path, rgb = None, None
+    for i, (path, box) in enumerate(tqdm(zip(frame["path"], boxes), total=len(frame), unit="img",
+                                         desc=f"reading {name or 'images'} at {size}px",
+                                         disable=not progress, leave=False)):
+        if path != last_path:  # VOC rows of one scene are consecutive: decode the scene once
+            rgb, last_path = read_rgb(path), path
+        if isinstance(box, tuple):
+            x1, y1, x2, y2 = box
+            crop = rgb[y1:y2, x1:x2]
+            if crop.size == 0:
+                raise ImageReadError(f"{Path(path).name}: box {box} lies outside the "
+                                     f"{rgb.shape[1]}x{rgb.shape[0]} image")
+        else:
+            crop = rgb
+        out[i] = resize_square(crop, size)
+    return out
 
 
 def load_image_folder(root: str | Path, classes=None, groups: str | None = "subject",
@@ -209,6 +273,80 @@ def load_voc(root: str | Path, margin: float = 0.0, classes=VOC_CLASSES) -> Imag
     frame = pd.DataFrame(rows, columns=["path", "label", "group", "box"])
     present = tuple(c for c in sorted(classes) if c in set(frame["label"]))
     return ImageSet(frame, present, pd.DataFrame(skipped, columns=["path", "reason"]), root.name)
+
+
+def find_image_root(folder: str | Path, pattern: str | None = None) -> tuple[Path, str]:
+    """Where the images are inside an unpacked archive, and in which layout.
+
+    Returns ``(root, "voc")`` for a folder with ``images/`` and ``annotations/``, or
+    ``(root, "folders")`` for the shallowest folder holding two or more class folders
+    named like the course's classes. ``pattern`` (a glob, from the registry entry's
+    ``root``) picks the folder directly.
+    """
+    folder = Path(folder)
+    if pattern:
+        hits = sorted(p for p in folder.glob(pattern) if p.is_dir())
+        if not hits:
+            raise FileNotFoundError(f"{folder}: nothing matches the image root {pattern!r}")
+        folder = hits[0]
+    candidates = [folder] + sorted((p for p in folder.rglob("*") if p.is_dir()),
+                                   key=lambda p: (len(p.relative_to(folder).parts), str(p)))
+    for candidate in candidates:
+        if len(candidate.relative_to(folder).parts) > 4:
+            break
+        if (candidate / "images").is_dir() and (candidate / "annotations").is_dir():
+            return candidate, "voc"
+        if sum((candidate / c).is_dir() for c in VOC_CLASSES) >= 2:
+            return candidate, "folders"
+    raise FileNotFoundError(f"{folder}: no class folders ({', '.join(VOC_CLASSES)}) and no "
+                            f"images/ + annotations/ folders found in it")
+
+
+def open_image_set(source: str | Path, format: str = "auto", margin: float = 0.1, progress: bool = True,
+                   n_subjects: int = 60, size: int = 128) -> ImageSet:
+    """An image set by name or path: the one obvious way lessons and the CLI load images.
+
+    Parameters
+    ----------
+    source : str or path
+        ``synthetic`` (generated faces, offline; ``n_subjects`` and ``size`` apply), a
+        registry entry (``masks_observations``, ``masks_kaggle_7553``, ``masks_voc_853``)
+        or a folder.
+    format : {"auto", "folders", "voc"}
+    margin : float
+        Crop margin around VOC boxes (fraction of the box).
+    """
+    if format not in ("auto", "folders", "voc"):
+        raise ValueError(f"format must be auto, folders or voc, got {format!r}")
+    text = str(source)
+    pattern = None
+    if text == "synthetic":
+        from .synthetic import face_images
+
+        folder = face_images(n_subjects=n_subjects, size=size, seed=0)
+    elif Path(text).expanduser().is_dir():
+        folder = Path(text).expanduser()
+    elif Path(text).expanduser().exists():
+        raise ValueError(f"{text}: an image set is a folder (class folders, or images/ + annotations/)")
+    else:
+        from .fetch import fetch
+        from .registry import RegistryError, load_registry
+
+        try:
+            entry = load_registry()[text]
+        except RegistryError:
+            raise FileNotFoundError(f"{text}: neither a folder nor a registry entry "
+                                    f"(`kit data list` shows the image sets)") from None
+        if entry.kind not in ("images", "annotations"):
+            raise ValueError(f"registry entry {text!r} is {entry.kind}, not an image set")
+        folder, pattern = fetch(text, progress=progress), entry.extra.get("root")
+    if format != "auto" and pattern is None and Path(folder) == Path(text).expanduser():
+        root, layout = Path(folder), format  # the user said what the folder is
+    else:
+        root, layout = find_image_root(folder, pattern)
+    images = load_voc(root, margin=margin) if layout == "voc" else load_image_folder(root)
+    images.name = root.name if Path(text).expanduser().is_dir() else text
+    return images
 
 
 def split(images: ImageSet, fractions=(0.70, 0.15, 0.15), seed: int = 0, grouped: bool = True):

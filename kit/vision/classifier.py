@@ -63,14 +63,18 @@ def build_reference_keras(h5_path: str | Path):
 
 
 def preprocess_mobilenet(batch_rgb: np.ndarray) -> np.ndarray:
-    """MobileNetV2's own preprocessing: RGB 0..255 → -1..1 (applied once, here)."""
-    return batch_rgb.astype(np.float32) / 127.5 - 1.0
+    """MobileNetV2's own preprocessing: RGB 0..255 → -1..1 (on a copy)."""
+    from .backbones import preprocess
+
+    return preprocess(batch_rgb, "mobilenet_v2")
 
 
-def convert_to_tflite(model, path: Path, metadata: dict) -> Path:
-    """Convert a Keras model to TFLite (float32) with a JSON metadata file beside it."""
+def convert_to_tflite(model, path: Path, metadata: dict | None = None) -> Path:
+    """Convert a Keras model to TFLite (float32), written atomically, with a JSON metadata
+    file beside it when ``metadata`` is given."""
     import contextlib
     import io
+    import uuid
 
     from kit.vision import import_tensorflow
 
@@ -80,10 +84,11 @@ def convert_to_tflite(model, path: Path, metadata: dict) -> Path:
         data = converter.convert()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
     tmp.write_bytes(data)
     os.replace(tmp, path)
-    path.with_suffix(".json").write_text(json.dumps(metadata, indent=1))
+    if metadata is not None:
+        path.with_suffix(".json").write_text(json.dumps(metadata, indent=1))
     return path
 
 
@@ -106,8 +111,9 @@ class MaskClassifier:
     Parameters
     ----------
     path : "reference" or path
-        ``reference`` (the registry's model, as TFLite) or a ``.tflite`` / ``.keras`` file
-        exported by ``kit vision train`` with its JSON metadata beside it.
+        ``reference`` (the registry's model, as TFLite), a ``.tflite`` / ``.keras`` file
+        exported by ``kit vision train`` with its JSON metadata beside it, or the model
+        folder itself (its TFLite file is used).
     threads : int
         Interpreter threads (TFLite).
     """
@@ -115,17 +121,23 @@ class MaskClassifier:
     def __init__(self, path: str | Path = "reference", threads: int | None = None):
         _quiet_tensorflow()
         path = reference_tflite() if str(path) == "reference" else Path(path)
+        if path.is_dir():
+            path = path / "model.tflite"
         if not path.exists():
             raise FileNotFoundError(f"classifier {path} does not exist")
         meta_path = path.with_suffix(".json")
         if not meta_path.exists():
             raise FileNotFoundError(f"{path.name}: missing its metadata file {meta_path.name} "
                                     f"(class names, input size, preprocess)")
+        from .backbones import PREPROCESS
+
         meta = json.loads(meta_path.read_text())
         self.classes = tuple(meta["classes"])
         self.size = int(meta["input_size"])
-        if meta.get("preprocess") != "mobilenet_v2":
-            raise ValueError(f"{path.name}: preprocess {meta.get('preprocess')!r} is not supported here")
+        self.preprocess = meta.get("preprocess")
+        if self.preprocess not in PREPROCESS:
+            raise ValueError(f"{meta_path.name}: preprocess {self.preprocess!r} is not one of "
+                             f"{', '.join(PREPROCESS)}")
         self.path = path
         if path.suffix == ".tflite":
             from kit.vision import import_tensorflow
@@ -140,15 +152,17 @@ class MaskClassifier:
         else:
             import keras
 
-            self._keras = keras.saving.load_model(path, safe_mode=True)
+            self._keras = keras.saving.load_model(path, safe_mode=True, compile=False)
 
     def _crops_to_batch(self, crops_rgb) -> np.ndarray:
-        import cv2
+        from kit.data.images import resize_square
 
-        batch = np.empty((len(crops_rgb), self.size, self.size, 3), np.float32)
+        from .backbones import preprocess
+
+        batch = np.empty((len(crops_rgb), self.size, self.size, 3), np.uint8)
         for i, crop in enumerate(crops_rgb):
-            batch[i] = cv2.resize(crop, (self.size, self.size), interpolation=cv2.INTER_AREA)
-        return preprocess_mobilenet(batch)
+            batch[i] = resize_square(crop, self.size)
+        return preprocess(batch, self.preprocess)
 
     def predict(self, crops_rgb) -> np.ndarray:
         """Class probabilities, one row per crop (RGB uint8 arrays of any size)."""

@@ -1,4 +1,4 @@
-"""``kit detect`` and ``kit detect bench``, and ``kit serve`` for the Voila apps."""
+"""``kit detect`` (and ``bench``), ``kit vision train|evaluate`` and ``kit serve`` for the Voila apps."""
 from __future__ import annotations
 
 import json
@@ -62,6 +62,58 @@ def cmd_serve(args) -> int:
     return subprocess.call(cmd)
 
 
+def _open_images(args):
+    from kit.data.images import open_image_set
+
+    images = open_image_set(args.data, format=args.format, progress=not args.quiet)
+    if len(images.skipped):
+        print(f"{images.name}: skipped {len(images.skipped)} file(s):", file=sys.stderr)
+        for row in images.skipped.head(10).itertuples():
+            print(f"  {row.reason}", file=sys.stderr)
+    return images
+
+
+def cmd_vision_train(args) -> int:
+    from .transfer import Head, train
+
+    images = _open_images(args)
+    counts = ", ".join(f"{k} {v}" for k, v in images.counts().items())
+    print(f"{images.name}: {len(images)} images ({counts})", file=sys.stderr)
+    result = train(images, args.backbone, weights=args.weights, img_size=args.img_size, epochs=args.epochs,
+                   batch_size=args.batch_size, fine_tune=args.fine_tune, feature_cache=not args.no_feature_cache,
+                   augment=not args.no_augment, head=Head(pool=args.head_pool, dense=args.head_dense,
+                                                          dropout=args.head_dropout),
+                   seed=args.seed, out=args.out, progress=not args.quiet)
+    print(f"{result.backbone} ({result.weights}) on {result.dataset}: split {result.n_train}/{result.n_val}/"
+          f"{result.n_test}, {result.epochs_run} epochs in {result.train_seconds:.1f} s")
+    print(f"test accuracy {result.test.accuracy:.4f}, macro F1 {result.test.macro_f1:.4f}"
+          + (f", ROC-AUC {result.test.roc_auc:.4f}" if result.test.roc_auc is not None else ""))
+    print(result.test.report().to_string())
+    print("confusion (rows true, columns predicted):")
+    print(result.test.confusion().to_string())
+    table, reading = result.error_analysis()
+    print(reading)
+    print(f"model: {result.model_dir}/model.keras, model.tflite, model.json")
+    if args.json:
+        _write_json(args.json, result.to_json())
+    return 0
+
+
+def cmd_vision_evaluate(args) -> int:
+    from .export import evaluate
+
+    images = _open_images(args)
+    evaluation = evaluate(args.model, images, progress=not args.quiet)
+    print(f"{args.model} on {images.name} ({len(images)} images): accuracy {evaluation.accuracy:.4f}, "
+          f"macro F1 {evaluation.macro_f1:.4f}")
+    print(evaluation.report().to_string())
+    print(evaluation.confusion().to_string())
+    if args.json:
+        _write_json(args.json, {"model": str(args.model), "data": str(args.data), "n_images": len(images),
+                                "test": evaluation.to_json()})
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("detect", help="mask detection on images, folders, videos or a camera")
     p.add_argument("mode", nargs="?", choices=["bench"], help="bench: our pipeline against the seed-style one")
@@ -76,6 +128,40 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="OUT")
     p.add_argument("--plot", metavar="OUT.png", help="faces per label and compliance over time")
     p.set_defaults(func=cmd_detect)
+
+    from .backbones import BACKBONES
+
+    vision = sub.add_parser("vision", help="train and evaluate mask classifiers (transfer learning)")
+    actions = vision.add_subparsers(dest="action", required=True)
+    p = actions.add_parser("train", help="train a classifier on an image set under the course's protocol")
+    p.add_argument("--data", required=True, metavar="NAME_OR_DIR",
+                   help="'synthetic', a registry entry (masks_observations, ...) or a folder")
+    p.add_argument("--format", default="auto", choices=["auto", "folders", "voc"])
+    p.add_argument("--backbone", default="mobilenet_v2", choices=list(BACKBONES))
+    p.add_argument("--weights", default="default", metavar="imagenet|none|PATH",
+                   help="starting weights (default: ImageNet for pretrained backbones)")
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--img-size", type=int, help="input side in pixels (default: the backbone's own)")
+    p.add_argument("--fine-tune", type=int, default=0, metavar="K", help="then fine-tune the last K layers")
+    p.add_argument("--no-feature-cache", action="store_true",
+                   help="slow path: augmented batches through the frozen backbone every epoch")
+    p.add_argument("--no-augment", action="store_true")
+    p.add_argument("--head-pool", type=int, default=7)
+    p.add_argument("--head-dense", type=int, default=128)
+    p.add_argument("--head-dropout", type=float, default=0.5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
+    p.add_argument("--json", metavar="OUT")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_vision_train)
+    p = actions.add_parser("evaluate", help="evaluate a trained model on an image set (e.g. another data set)")
+    p.add_argument("--model", required=True, metavar="DIR")
+    p.add_argument("--data", required=True, metavar="NAME_OR_DIR")
+    p.add_argument("--format", default="auto", choices=["auto", "folders", "voc"])
+    p.add_argument("--json", metavar="OUT")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_vision_evaluate)
 
     p = sub.add_parser("serve", help="serve the Voila apps (lessons/apps)")
     p.add_argument("app", nargs="?", help="one app notebook, e.g. mask_detector.ipynb (default: the app list)")
