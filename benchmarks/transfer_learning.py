@@ -8,7 +8,7 @@ On ``../shared/data/masks/observations`` (or ``--data DIR``), with the same grou
   (rotation 20°, zoom 0.15, shifts 0.2, flip) and pushed through the frozen backbone,
   validation after every epoch;
 - kit: :func:`kit.vision.transfer.train` with its defaults (features computed once plus
-  two augmented copies of the training images, head trained on the cache, early stopping
+  one augmented copy of every training image, head trained on the cache, early stopping
   on validation). The extractor runs as TFLite, converted once per backbone, size and
   weights and kept in the cache: the kit is timed twice, first with that conversion
   (a first run) and then with the converted extractor cached.

@@ -317,3 +317,30 @@ def test_fine_tuning_moves_only_the_last_layers_and_keeps_batch_norm_statistics(
     last = {layer.name for layer in tuned.layers[-12:] if layer.weights
             and not isinstance(layer, keras.layers.BatchNormalization)}
     assert changed and changed <= last  # nothing before the last 12 layers moved, no BatchNormalization
+
+
+def test_augmentation_follows_the_seed():
+    from kit.vision.features import compiled_augmenter
+
+    x = np.random.default_rng(0).integers(0, 255, (4, 32, 32, 3)).astype(np.float32)
+    a, b = np.asarray(compiled_augmenter(3)(x)), np.asarray(compiled_augmenter(3)(x))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, np.asarray(compiled_augmenter(4)(x)))
+    assert not np.array_equal(a, x)
+
+
+def test_tflite_extractor_gives_tensorflows_features_and_is_converted_once(tmp_path, monkeypatch):
+    from kit.vision.backbones import build_backbone
+    from kit.vision.features import FeatureExtractor, lite_path, lite_worthwhile
+    from kit.vision.transfer import Head
+
+    monkeypatch.setenv("KIT_CACHE", str(tmp_path))
+    base = build_backbone("small_cnn", 48, weights="none")
+    pooling = Head(pool=3).pooling(base.output_shape[1:3])
+    pixels = np.random.default_rng(0).integers(0, 255, (40, 48, 48, 3)).astype(np.uint8)
+    expected = FeatureExtractor(base, pooling, "rescale", batch_size=16)(pixels, progress=False)
+    assert not lite_worthwhile("small-test", 40)
+    lite = FeatureExtractor(base, pooling, "rescale", batch_size=16, lite_key="small-test", progress=False)
+    assert lite.engine == "tflite" and lite_path("small-test").is_file()
+    np.testing.assert_allclose(lite(pixels, progress=False), expected, atol=1e-4)  # the last batch is smaller
+    assert lite_worthwhile("small-test", 40)  # converted once, reused from now on

@@ -113,6 +113,24 @@ class FeatureExtractor:
         return self.images_seen / self.seconds if self.seconds else float("nan")
 
 
+# Converting a backbone to TFLite takes ~8 s here, about what TensorFlow needs for 800
+# images; below this many images a first run is faster without it.
+LITE_MIN_IMAGES = 1000
+
+
+def lite_path(key: str):
+    """Where the converted extractor named ``key`` is kept in the cache."""
+    from kit.data.fetch import cache_dir
+    from kit.vision import import_tensorflow
+
+    return cache_dir() / "derived" / "extractors" / f"{key}-tf{import_tensorflow().__version__}.tflite"
+
+
+def lite_worthwhile(key: str, n_images: int) -> bool:
+    """Use TFLite when the extractor is already converted or there are enough images to pay for it."""
+    return n_images >= LITE_MIN_IMAGES or lite_path(key).is_file()
+
+
 def _lite_runner(model, key: str, progress: bool):
     """A callable running ``model`` as TFLite, converted once per key into the cache; None
     (with a warning) where conversion fails, so extraction falls back to TensorFlow."""
@@ -121,13 +139,12 @@ def _lite_runner(model, key: str, progress: bool):
 
     from tqdm.auto import tqdm
 
-    from kit.data.fetch import cache_dir
     from kit.vision import import_tensorflow
 
     from .classifier import convert_to_tflite
 
     tf = import_tensorflow()
-    path = cache_dir() / "derived" / "extractors" / f"{key}-tf{tf.__version__}.tflite"
+    path = lite_path(key)
     if not path.is_file():
         with tqdm(total=1, desc="compiling the backbone for fast extraction (once)", disable=not progress,
                   leave=False) as bar:

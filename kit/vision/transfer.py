@@ -28,7 +28,7 @@ from kit.data.images import ImageSet, split
 
 from .backbones import Backbone, build_backbone, get_backbone, resolve_weights
 from .evaluation import Evaluation, error_analysis, evaluate_predictions
-from .features import FeatureExtractor, compiled_augmenter, network_inputs
+from .features import FeatureExtractor, compiled_augmenter, lite_worthwhile, network_inputs
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,7 @@ def _extractor_key(spec: Backbone, size: int, head: Head, weights_path: Path) ->
 def train(images: ImageSet, backbone: str | Backbone = "mobilenet_v2", *, weights="default",
           img_size: int | None = None, epochs: int = 20, batch_size: int = 32, learning_rate: float = 1e-4,
           patience: int = 5, fine_tune: int = 0, fine_tune_epochs: int = 10, fine_tune_lr: float = 1e-5,
-          feature_cache: bool = True, augment: bool = True, augment_copies: int = 2, head: Head | None = None,
+          feature_cache: bool = True, augment: bool = True, augment_copies: int = 1, head: Head | None = None,
           fractions=(0.70, 0.15, 0.15), grouped: bool = True, seed: int = 0, out: str | Path | None = None,
           features: dict | None = None, progress: bool = True) -> TrainingResult:
     """Train a mask classifier on an image set under the course's protocol.
@@ -288,7 +288,9 @@ def train(images: ImageSet, backbone: str | Backbone = "mobilenet_v2", *, weight
     augment, augment_copies :
         The course's augmentation (rotation 20°, zoom 0.15, shifts 0.2, horizontal flip);
         on the fast path each training image gets ``augment_copies`` augmented copies and
-        every epoch draws one of them (or the original) per image.
+        every epoch draws one of them or the original per image. One copy by default:
+        Keras' augmentation layers cost as much per image on CPU as MobileNetV2 itself,
+        and on the observations set more copies did not change the test accuracy.
     head : Head
     fractions : (train, validation, test)
     grouped : bool
@@ -341,15 +343,16 @@ def train(images: ImageSet, backbone: str | Backbone = "mobilenet_v2", *, weight
 
     if fast:
         base.trainable = False
+        key = _extractor_key(spec, size, head, weights_path)
+        n_extract = len(images) + (augment_copies if augment else 0) * len(train_idx)
         extractor = FeatureExtractor(base, pooling, spec.preprocess, batch_size=max(batch_size, 32),
-                                     lite_key=_extractor_key(spec, size, head, weights_path), progress=progress)
-        key = (spec.name, size, str(weights_path), head.pool, id(images.frame))
-        if features is not None and key in features:
-            clean = features[key]
+                                     lite_key=key if lite_worthwhile(key, n_extract) else None, progress=progress)
+        if features is not None and (key, id(images.frame)) in features:
+            clean = features[(key, id(images.frame))]
         else:
             clean = extractor(pixels, desc=f"{spec.name} features", progress=progress)
             if features is not None:
-                features[key] = clean
+                features[(key, id(images.frame))] = clean
         copies = [clean[train_idx]]
         for c in range(augment_copies if augment else 0):
             copies.append(extractor(pixels[train_idx], augment_layer, desc=f"augmented copy {c + 1}/{augment_copies}",
