@@ -159,7 +159,7 @@ def _decode_resized(frame: pd.DataFrame, size: int, name: str, progress: bool) -
 
 
 def load_image_folder(root: str | Path, classes=None, groups: str | None = "subject",
-                      check: bool = True) -> ImageSet:
+                      check: bool = True, progress: bool = True) -> ImageSet:
     """A folder-per-class set (``root/with_mask/*.jpg``, ``root/without_mask/*.jpg``, ...).
 
     Parameters
@@ -171,6 +171,8 @@ def load_image_folder(root: str | Path, classes=None, groups: str | None = "subj
         ``None``: every file is its own group.
     check : bool
         Decode every file once and skip (and report) those that fail.
+    progress : bool
+        A progress bar over the check of large sets.
     """
     from tqdm.auto import tqdm
 
@@ -187,7 +189,7 @@ def load_image_folder(root: str | Path, classes=None, groups: str | None = "subj
     rows, skipped = [], []
     files = [(f, folder.name) for folder in folders for f in sorted(folder.iterdir())
              if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
-    for path, label in tqdm(files, desc=f"checking {root.name}", unit="img", disable=not check or len(files) < 200):
+    for path, label in tqdm(files, desc=f"checking {root.name}", unit="img", disable=not (check and progress) or len(files) < 200):
         if check:
             try:
                 read_rgb(path)
@@ -344,7 +346,7 @@ def open_image_set(source: str | Path, format: str = "auto", margin: float = 0.1
         root, layout = Path(folder), format  # the user said what the folder is
     else:
         root, layout = find_image_root(folder, pattern)
-    images = load_voc(root, margin=margin) if layout == "voc" else load_image_folder(root)
+    images = load_voc(root, margin=margin) if layout == "voc" else load_image_folder(root, progress=progress)
     images.name = root.name if Path(text).expanduser().is_dir() else text
     return images
 

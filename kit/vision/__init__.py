@@ -16,7 +16,7 @@ def import_tensorflow():
     import sys
 
     if "tensorflow" in sys.modules:
-        return sys.modules["tensorflow"]
+        return _quiet(sys.modules["tensorflow"])
     saved, devnull = _os.dup(2), _os.open(_os.devnull, _os.O_WRONLY)
     try:
         _os.dup2(devnull, 2)
@@ -25,4 +25,11 @@ def import_tensorflow():
         _os.dup2(saved, 2)
         _os.close(saved)
         _os.close(devnull)
+    return _quiet(tensorflow)
+
+
+def _quiet(tensorflow):
+    # "triggered tf.function retracing" advice about TensorFlow internals would fill the
+    # lessons whenever several models train in one kernel; errors still raise.
+    tensorflow.get_logger().setLevel("ERROR")
     return tensorflow

@@ -258,6 +258,48 @@ def _extractor_key(spec: Backbone, size: int, head: Head, weights_path: Path) ->
     return f"{spec.name}-{size}px-pool{head.pool}-{file_sha256(Path(weights_path))[:16]}"
 
 
+def _train_head_on_cached_features(images, spec, size, head, base, pooling, weights_path, pixels, parts, sample_w,
+                                   augment, augment_copies, epochs, batch_size, learning_rate, patience, seed,
+                                   features, progress):
+    """Phase 1 on the fast path: the frozen base runs once per image (and augmented copy),
+    the head trains on the features. Returns the extractor, the un-augmented features of
+    every image, the trained head and its history."""
+    import keras
+
+    train_idx, val_idx = parts
+    y = images.y
+    key = _extractor_key(spec, size, head, weights_path)
+    n_copies = augment_copies if augment is not None else 0
+    n_extract = len(images) + n_copies * len(train_idx)
+    extractor = FeatureExtractor(base, pooling, spec.preprocess, batch_size=max(batch_size, 32),
+                                 lite_key=key if lite_worthwhile(key, n_extract) else None, progress=progress)
+    shared_key = (key, id(images.frame))
+    if features is not None and shared_key in features:
+        clean = features[shared_key]
+    else:
+        clean = extractor(pixels, desc=f"{spec.name} features", progress=progress)
+        if features is not None:
+            features[shared_key] = clean
+    copies = [clean[train_idx]]
+    for c in range(n_copies):
+        copies.append(extractor(pixels[train_idx], augment, desc=f"augmented copy {c + 1}/{n_copies}",
+                                progress=progress))
+    copies = np.stack(copies)  # (copies, n_train, ...)
+    y_train, w_train = y[train_idx], sample_w[train_idx]
+
+    def feature_batch(rows, rng):  # each image as one of its copies, drawn anew every epoch
+        pick = rng.integers(0, len(copies), size=len(rows))
+        return copies[pick, rows], y_train[rows], w_train[rows]
+
+    head_model = head.trainable(clean.shape[1:], len(images.classes), seed)
+    _compile(head_model, learning_rate, steps_per_execution=8)  # tiny steps: per-step overhead dominates
+    stop = keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
+    h = head_model.fit(_batches(len(train_idx), batch_size, feature_batch, seed, True),
+                       validation_data=(clean[val_idx], y[val_idx]), epochs=epochs, verbose=0,
+                       callbacks=[stop, _EpochBar(epochs, f"{spec.name} head", progress)])
+    return extractor, clean, head_model, _history_frame(h, "frozen base (cached features)", 0)
+
+
 def train(images: ImageSet, backbone: str | Backbone = "mobilenet_v2", *, weights="default",
           img_size: int | None = None, epochs: int = 20, batch_size: int = 32, learning_rate: float = 1e-4,
           patience: int = 5, fine_tune: int = 0, fine_tune_epochs: int = 10, fine_tune_lr: float = 1e-5,
@@ -337,41 +379,16 @@ def train(images: ImageSet, backbone: str | Backbone = "mobilenet_v2", *, weight
     pooling = head.pooling(base.output_shape[1:3])
     augment_layer = compiled_augmenter(seed) if augment else None
     fast = feature_cache and frozen
-    extractor = None
+    extractor, clean, best_head = None, None, None
     histories = []
-    best_head = None
 
     if fast:
         base.trainable = False
-        key = _extractor_key(spec, size, head, weights_path)
-        n_extract = len(images) + (augment_copies if augment else 0) * len(train_idx)
-        extractor = FeatureExtractor(base, pooling, spec.preprocess, batch_size=max(batch_size, 32),
-                                     lite_key=key if lite_worthwhile(key, n_extract) else None, progress=progress)
-        if features is not None and (key, id(images.frame)) in features:
-            clean = features[(key, id(images.frame))]
-        else:
-            clean = extractor(pixels, desc=f"{spec.name} features", progress=progress)
-            if features is not None:
-                features[(key, id(images.frame))] = clean
-        copies = [clean[train_idx]]
-        for c in range(augment_copies if augment else 0):
-            copies.append(extractor(pixels[train_idx], augment_layer, desc=f"augmented copy {c + 1}/{augment_copies}",
-                                    progress=progress))
-        copies = np.stack(copies)  # (copies, n_train, ...)
-        y_train, w_train = y[train_idx], sample_w[train_idx]
-
-        def feature_batch(rows, rng):
-            pick = rng.integers(0, len(copies), size=len(rows))
-            return copies[pick, rows], y_train[rows], w_train[rows]
-
-        head_model = head.trainable(clean.shape[1:], n_classes, seed)
-        _compile(head_model, learning_rate, steps_per_execution=8)  # tiny steps: per-step overhead dominates
-        stop = keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
-        h = head_model.fit(_batches(len(train_idx), batch_size, feature_batch, seed, True),
-                           validation_data=(clean[val_idx], y[val_idx]), epochs=epochs, verbose=0,
-                           callbacks=[stop, _EpochBar(epochs, f"{spec.name} head", progress)])
-        histories.append(_history_frame(h, "frozen base (cached features)", 0))
-        best_head = head_model
+        extractor, clean, best_head, h = _train_head_on_cached_features(
+            images, spec, size, head, base, pooling, weights_path, pixels, (train_idx, val_idx), sample_w,
+            augment_layer, augment_copies, epochs, batch_size, learning_rate, patience,
+            seed, features, progress)
+        histories.append(h)
     else:
         base.trainable = not frozen
 
@@ -430,7 +447,7 @@ def train(images: ImageSet, backbone: str | Backbone = "mobilenet_v2", *, weight
         inference_ms=_inference_ms(model, pixels[test_idx], spec.preprocess),
         feature_images_per_second=extractor.images_per_second if extractor and extractor.images_seen else None,
         settings={"img_size": size, "epochs": epochs, "batch_size": batch_size, "learning_rate": learning_rate,
-                  "patience": patience, "fine_tune": fine_tune, "feature_cache": fast, "augment": augment,
+                  "patience": patience, "fine_tune": fine_tune if tuned else 0, "feature_cache": fast, "augment": augment,
                   "augment_copies": augment_copies if fast and augment else None, "head": asdict(head),
                   "fractions": list(fractions), "grouped": grouped, "seed": seed,
                   "class_weights": None if weights_per_class is None else weights_per_class.round(4).tolist(),
