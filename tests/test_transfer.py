@@ -344,3 +344,30 @@ def test_tflite_extractor_gives_tensorflows_features_and_is_converted_once(tmp_p
     assert lite.engine == "tflite" and lite_path("small-test").is_file()
     np.testing.assert_allclose(lite(pixels, progress=False), expected, atol=1e-4)  # the last batch is smaller
     assert lite_worthwhile("small-test", 40)  # converted once, reused from now on
+
+
+def test_cli_trains_three_classes_on_voc_face_crops(tmp_path):
+    """Scenes with PASCAL-VOC boxes: one crop per box, three classes, scenes kept on one side."""
+    from PIL import Image
+
+    faces = synthetic.face_images(tmp_path / "faces", n_subjects=10, size=40, seed=6,
+                                  classes=("with_mask", "without_mask", "mask_weared_incorrect"))
+    root = tmp_path / "voc"
+    (root / "images").mkdir(parents=True)
+    (root / "annotations").mkdir()
+    for i, face in enumerate(sorted(faces.glob("*/*.jpg"))):
+        scene = Image.new("RGB", (120, 90), (90, 90, 90))
+        scene.paste(Image.open(face), (30 + i % 40, 20))
+        scene.save(root / "images" / f"scene{i}.png")
+        box = f"<xmin>{30 + i % 40}</xmin><ymin>20</ymin><xmax>{70 + i % 40}</xmax><ymax>60</ymax>"
+        (root / "annotations" / f"scene{i}.xml").write_text(
+            f"<annotation><filename>scene{i}.png</filename><size><width>120</width><height>90</height></size>"
+            f"<object><name>{face.parent.name}</name><bndbox>{box}</bndbox></object></annotation>")
+    report = tmp_path / "voc.json"
+    proc = _kit("vision", "train", "--data", str(root), "--format", "voc", "--backbone", "small_cnn", "--epochs", "2",
+                "--img-size", "32", "--out", str(tmp_path / "model"), "--json", str(report), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(report.read_text())
+    assert payload["classes"] == ["mask_weared_incorrect", "with_mask", "without_mask"]
+    assert payload["n_train"] + payload["n_val"] + payload["n_test"] == 30
+    assert len(payload["test"]["confusion"]) == 3 and payload["test"]["roc_auc"] is None

@@ -36,6 +36,7 @@ def catalog(registry: Registry | None = None) -> list[dict]:
             "cached": state.is_cached(),
             "path": str(state.unpacked if entry.unpack != "none" else state.file),
             "sha256": entry.sha256,
+            "md5": entry.md5,
             "unpack": entry.unpack,
             "description": entry.description,
             "sources": [
@@ -52,5 +53,7 @@ def catalog_table(registry: Registry | None = None) -> pd.DataFrame:
     """:func:`catalog` as a compact DataFrame for notebooks and the terminal."""
     rows = catalog(registry)
     frame = pd.DataFrame(rows, columns=["name", "kind", "size", "license", "cached", "sha256"])
-    frame["sha256"] = frame["sha256"].map(lambda h: h[:12] + "…" if isinstance(h, str) else "not pinned")
+    md5 = pd.Series([r["md5"] for r in rows], index=frame.index)
+    frame["sha256"] = [h[:12] + "…" if isinstance(h, str) else f"md5 {m[:8]}…" if isinstance(m, str) else "not pinned"
+                       for h, m in zip(frame["sha256"], md5)]
     return frame

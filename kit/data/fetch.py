@@ -187,6 +187,8 @@ def _prestage_hint(entry: Entry, state: CacheState) -> str:
         lines.insert(1, f"  - manual source: {text}")
     if entry.sha256:
         lines.append(f"The file must have sha256 {entry.sha256}.")
+    elif entry.md5:
+        lines.append(f"The file must have md5 {entry.md5} (as its publisher states).")
     return "\n".join(lines)
 
 
