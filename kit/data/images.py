@@ -301,7 +301,8 @@ def find_image_root(folder: str | Path, pattern: str | None = None) -> tuple[Pat
         if sum((candidate / c).is_dir() for c in VOC_CLASSES) >= 2:
             return candidate, "folders"
     raise FileNotFoundError(f"{folder}: no class folders ({', '.join(VOC_CLASSES)}) and no "
-                            f"images/ + annotations/ folders found in it")
+                            f"images/ + annotations/ folders found in it; for other class names say "
+                            f"format='folders' (--format folders) and its sub-folders are the classes")
 
 
 def open_image_set(source: str | Path, format: str = "auto", margin: float = 0.1, progress: bool = True,
