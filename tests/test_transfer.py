@@ -114,6 +114,16 @@ def test_too_few_subjects_is_a_clear_error(tmp_path):
         train(tiny, "small_cnn", epochs=1, img_size=40, progress=False)
 
 
+def test_comparison_reports_unavailable_backbones_instead_of_stopping(faces, tmp_path, monkeypatch):
+    from kit.vision.transfer import compare_backbones
+
+    monkeypatch.setenv("KIT_OFFLINE", "1")
+    monkeypatch.setenv("KIT_CACHE", str(tmp_path / "empty-cache"))
+    table, results = compare_backbones(faces, "xception", progress=False)  # one name, as `-p backbones=x` gives
+    assert list(table["backbone"]) == ["xception"] and not results
+    assert table["status"].iloc[0].startswith("ImageNet weights for Xception are not available")
+
+
 def test_scratch_network_trains_under_the_protocol_and_never_tests_on_training_subjects(faces, monkeypatch):
     from kit.vision import backbones
     from kit.vision.transfer import train

@@ -463,7 +463,7 @@ def train(images: ImageSet, backbone: str | Backbone = "mobilenet_v2", *, weight
 
 
 def compare_backbones(images: ImageSet, backbones, progress: bool = True, **options) -> tuple[pd.DataFrame, dict]:
-    """Train every backbone under the same split and settings.
+    """Train every backbone (a list of names, or one name) under the same split and settings.
 
     A backbone that cannot run (weights unavailable, image too small) gets a row with its
     ``status`` instead of stopping the comparison.
@@ -480,6 +480,8 @@ def compare_backbones(images: ImageSet, backbones, progress: bool = True, **opti
 
     from .backbones import WeightsUnavailable
 
+    if isinstance(backbones, str):  # one name, e.g. from `kit course run -p backbones=vgg19`
+        backbones = [backbones]
     rows, results = [], {}
     for name in tqdm(list(backbones), desc="backbones", unit="backbone", disable=not progress):
         try:
