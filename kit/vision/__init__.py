@@ -28,6 +28,15 @@ def import_tensorflow():
     return _quiet(tensorflow)
 
 
+def lite_interpreter(path, threads: int | None = None):
+    """A TFLite interpreter (XNNPACK on CPU) for ``path``, without TensorFlow's notice that
+    ``tf.lite.Interpreter`` moves to another package (the CLI shows every UserWarning)."""
+    tf = import_tensorflow()
+    with _warnings.catch_warnings():
+        _warnings.filterwarnings("ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated")
+        return tf.lite.Interpreter(model_path=str(path), num_threads=threads or _os.cpu_count())
+
+
 def _quiet(tensorflow):
     # "triggered tf.function retracing" advice about TensorFlow internals would fill the
     # lessons whenever several models train in one kernel; errors still raise.

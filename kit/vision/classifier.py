@@ -140,11 +140,9 @@ class MaskClassifier:
                              f"{', '.join(PREPROCESS)}")
         self.path = path
         if path.suffix == ".tflite":
-            from kit.vision import import_tensorflow
+            from kit.vision import lite_interpreter
 
-            tf = import_tensorflow()
-
-            self._interp = tf.lite.Interpreter(model_path=str(path), num_threads=threads or os.cpu_count())
+            self._interp = lite_interpreter(path, threads)
             self._input = self._interp.get_input_details()[0]["index"]
             self._output = self._interp.get_output_details()[0]["index"]
             self._batch = None

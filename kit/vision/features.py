@@ -134,16 +134,14 @@ def lite_worthwhile(key: str, n_images: int) -> bool:
 def _lite_runner(model, key: str, progress: bool):
     """A callable running ``model`` as TFLite, converted once per key into the cache; None
     (with a warning) where conversion fails, so extraction falls back to TensorFlow."""
-    import os
     import warnings
 
     from tqdm.auto import tqdm
 
-    from kit.vision import import_tensorflow
+    from kit.vision import lite_interpreter
 
     from .classifier import convert_to_tflite
 
-    tf = import_tensorflow()
     path = lite_path(key)
     if not path.is_file():
         with tqdm(total=1, desc="compiling the backbone for fast extraction (once)", disable=not progress,
@@ -155,7 +153,7 @@ def _lite_runner(model, key: str, progress: bool):
                               f"extracting features with TensorFlow instead", RuntimeWarning, stacklevel=3)
                 return None
             bar.update(1)
-    interp = tf.lite.Interpreter(model_path=str(path), num_threads=os.cpu_count())
+    interp = lite_interpreter(path)
     inp = interp.get_input_details()[0]["index"]
     out = interp.get_output_details()[0]["index"]
     shape = [None]
