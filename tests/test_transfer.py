@@ -122,6 +122,19 @@ def test_comparison_reports_unavailable_backbones_instead_of_stopping(faces, tmp
     table, results = compare_backbones(faces, "xception", progress=False)  # one name, as `-p backbones=x` gives
     assert list(table["backbone"]) == ["xception"] and not results
     assert table["status"].iloc[0].startswith("ImageNet weights for Xception are not available")
+    from kit.vision.transfer import best_result
+
+    with pytest.raises(ValueError, match="no backbone could be trained .xception: ImageNet weights"):
+        best_result(table, results)
+
+
+def test_classifier_with_broken_metadata_names_the_file(tmp_path):
+    from kit.vision.classifier import MaskClassifier
+
+    (tmp_path / "model.tflite").write_bytes(b"not a model")
+    (tmp_path / "model.json").write_text("{\"classes\": [\"a\"]")
+    with pytest.raises(ValueError, match="model.json: not a classifier metadata file"):
+        MaskClassifier(tmp_path)
 
 
 def test_scratch_network_trains_under_the_protocol_and_never_tests_on_training_subjects(faces, monkeypatch):

@@ -131,9 +131,12 @@ class MaskClassifier:
                                     f"(class names, input size, preprocess)")
         from .backbones import PREPROCESS
 
-        meta = json.loads(meta_path.read_text())
-        self.classes = tuple(meta["classes"])
-        self.size = int(meta["input_size"])
+        try:
+            meta = json.loads(meta_path.read_text())
+            self.classes, self.size = tuple(meta["classes"]), int(meta["input_size"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{meta_path}: not a classifier metadata file (needs classes and input_size; "
+                             f"{type(exc).__name__}: {exc})") from None
         self.preprocess = meta.get("preprocess")
         if self.preprocess not in PREPROCESS:
             raise ValueError(f"{meta_path.name}: preprocess {self.preprocess!r} is not one of "

@@ -146,27 +146,24 @@ class TrainingResult:
         return axes
 
 
-class _EpochBar:
+def _epoch_bar(total: int, desc: str, progress: bool):
     """A Keras callback that advances one tqdm bar per epoch with the latest metrics."""
+    import keras
+    from tqdm.auto import tqdm
 
-    def __new__(cls, total: int, desc: str, progress: bool):
-        import keras
-        from tqdm.auto import tqdm
+    class EpochBar(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.bar = tqdm(total=total, desc=desc, unit="epoch", disable=not progress, leave=False)
 
-        class Bar(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.bar = tqdm(total=total, desc=desc, unit="epoch", disable=not progress, leave=False)
+        def on_epoch_end(self, epoch, logs=None):
+            shown = ("loss", "val_loss", "val_accuracy")
+            self.bar.set_postfix({k: f"{v:.3f}" for k, v in (logs or {}).items() if k in shown})
+            self.bar.update(1)
 
-            def on_epoch_end(self, epoch, logs=None):
-                logs = logs or {}
-                self.bar.set_postfix({k: f"{v:.3f}" for k, v in logs.items() if k in ("loss", "val_loss",
-                                                                                     "val_accuracy")})
-                self.bar.update(1)
+        def on_train_end(self, logs=None):
+            self.bar.close()
 
-            def on_train_end(self, logs=None):
-                self.bar.close()
-
-        return Bar()
+    return EpochBar()
 
 
 def _batches(n: int, batch_size: int, make, seed: int, shuffle: bool):
@@ -296,7 +293,7 @@ def _train_head_on_cached_features(images, spec, size, head, base, pooling, weig
     stop = keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
     h = head_model.fit(_batches(len(train_idx), batch_size, feature_batch, seed, True),
                        validation_data=(clean[val_idx], y[val_idx]), epochs=epochs, verbose=0,
-                       callbacks=[stop, _EpochBar(epochs, f"{spec.name} head", progress)])
+                       callbacks=[stop, _epoch_bar(epochs, f"{spec.name} head", progress)])
     return extractor, clean, head_model, _history_frame(h, "frozen base (cached features)", 0)
 
 
@@ -410,7 +407,7 @@ def train(images: ImageSet, backbone: str | Backbone = "mobilenet_v2", *, weight
         stop = keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
         h = model.fit(_batches(len(train_idx), batch_size, pixel_batch, seed + len(histories), True),
                       validation_data=(val_inputs, y[val_idx]), epochs=n_epochs, verbose=0,
-                      callbacks=[stop, _EpochBar(n_epochs, f"{spec.name} {phase}", progress)])
+                      callbacks=[stop, _epoch_bar(n_epochs, f"{spec.name} {phase}", progress)])
         histories.append(_history_frame(h, phase, sum(len(f) for f in histories)))
 
     if not fast:
@@ -495,6 +492,21 @@ def compare_backbones(images: ImageSet, backbones, progress: bool = True, **opti
                                         "train_seconds", "inference_ms", "epochs_run", "status"])
     table = table.sort_values(["test_accuracy", "macro_f1"], ascending=False, na_position="last")
     return table.reset_index(drop=True), results
+
+
+def best_result(table: pd.DataFrame, results: dict) -> TrainingResult:
+    """The best backbone of a :func:`compare_backbones` run (the table is sorted best first).
+
+    Raises
+    ------
+    ValueError
+        When no backbone could run, listing why each one failed.
+    """
+    ran = table.loc[table["status"] == "ok", "backbone"]
+    if ran.empty:
+        reasons = "; ".join(f"{row.backbone}: {row.status}" for row in table.itertuples())
+        raise ValueError(f"no backbone could be trained ({reasons})")
+    return results[ran.iloc[0]]
 
 
 def leakage_demo(images: ImageSet, backbone: str = "mobilenet_v2", progress: bool = True, **options) -> pd.DataFrame:
