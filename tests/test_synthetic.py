@@ -1,4 +1,6 @@
-"""The embedded offline data is deterministic, realistic enough, and labelled synthetic."""
+"""The embedded offline data is deterministic, realistic enough, and labelled synthetic.
+The outbreak is simulated by kit.epi.outbreak; the data layer ships it as a file that must be
+exactly what the generator makes."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,12 +8,23 @@ import pandas as pd
 from PIL import Image
 
 from kit.data import synthetic
+from kit.epi.outbreak import outbreak
 
 COLUMNS = ["date", "region", "province", "confirmed", "deaths", "recovered"]
 
 
+def test_the_shipped_outbreak_is_what_the_model_generates():
+    from kit.data import load_timeseries
+
+    shipped = load_timeseries("synthetic")
+    fresh = outbreak(seed=0)
+    pd.testing.assert_frame_equal(shipped, fresh)
+    assert shipped.attrs["sha256"] == fresh.attrs["sha256"] and shipped.attrs["truth"] == fresh.attrs["truth"]
+    assert "SYNTHETIC" in shipped.attrs["label"]
+
+
 def test_outbreak_has_loader_schema_and_is_labelled():
-    frame = synthetic.outbreak(seed=1, days=120)
+    frame = outbreak(seed=1, days=120)
     assert list(frame.columns) == COLUMNS
     assert frame.attrs["synthetic"] is True and "SYNTHETIC" in frame.attrs["label"]
     assert frame.equals(frame.sort_values(["region", "province", "date"], ignore_index=True))
@@ -23,14 +36,14 @@ def test_outbreak_has_loader_schema_and_is_labelled():
 
 
 def test_outbreak_is_deterministic_per_seed():
-    a, b = synthetic.outbreak(seed=3, days=60), synthetic.outbreak(seed=3, days=60)
-    c = synthetic.outbreak(seed=4, days=60)
+    a, b = outbreak(seed=3, days=60), outbreak(seed=3, days=60)
+    c = outbreak(seed=4, days=60)
     pd.testing.assert_frame_equal(a, b)
     assert a.attrs["sha256"] == b.attrs["sha256"] != c.attrs["sha256"]
 
 
 def test_weekends_are_under_reported():
-    frame = synthetic.outbreak(seed=0, days=180)
+    frame = outbreak(seed=0, days=180)
     daily = frame.groupby("date")["confirmed"].sum().diff().dropna()
     trend = daily.rolling(7, center=True).mean()
     ratio = (daily / trend).dropna()
@@ -39,7 +52,7 @@ def test_weekends_are_under_reported():
 
 
 def test_reports_lag_infections():
-    frame = synthetic.outbreak({"Lagland": ["Only"]}, seed=0, days=160)
+    frame = outbreak({"Lagland": ["Only"]}, seed=0, days=160)
     truth = frame.attrs["truth"]["Lagland/Only"]
     assert truth["reporting_delay_days"] >= 3
     # Deaths peak after cases: a delay between infection, report and death exists.

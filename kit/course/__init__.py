@@ -1,6 +1,7 @@
 """Running the course: lesson runner, profiles, recording, environment report."""
+from kit.errors import ProfileError
+
 from .environment import lesson_index, network_status, package_versions, versions_table
-from .profiles import ProfileError
 from .record import record, recorded
 from .runner import plan, run_course, run_lesson, summary_table
 

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import yaml
 
-
-class ProfileError(ValueError):
-    """A profile, lesson or parameter that does not exist or does not parse."""
+from kit.errors import ProfileError
 
 
 @dataclass(frozen=True)

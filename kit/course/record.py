@@ -2,17 +2,16 @@
 
 A lesson calls :func:`record` once or a few times (an RMSE table, a test accuracy,
 an FPS). Under the runner the values go to the file named by ``KIT_METRICS_FILE``
-and end up in ``summary.json``; in JupyterLab they are kept in memory and returned.
+and end up in ``summary.json``; in JupyterLab they are kept in memory. What the reader
+of the lesson sees is a one-line summary of what was recorded, never the raw values.
 """
 from __future__ import annotations
 
-import json
-import math
 import os
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
+
+from kit.files import jsonable, write_json
 
 _RECORDED: dict = {}
 
@@ -26,21 +25,33 @@ def _jsonable(value):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    if isinstance(value, (pd.Timestamp,)):
-        return value.isoformat()
-    if value is None or isinstance(value, (str, int, bool)):
-        return value
-    return str(value)
+    return jsonable(value)
 
 
-def record(**metrics) -> dict:
+class Recorded:
+    """What one :func:`record` call stored, shown as one short line."""
+
+    def __init__(self, names: list[str], values: dict):
+        self.names, self.values = names, values
+
+    def _brief(self, name) -> str:
+        value = self.values[name]
+        if isinstance(value, float):
+            return f"{name} = {value:.4g}"
+        if isinstance(value, (int, str)) and len(str(value)) <= 40:
+            return f"{name} = {value}"
+        if isinstance(value, list):
+            return f"{name} ({len(value)} rows)"
+        return name
+
+    def __repr__(self) -> str:
+        return "Recorded for the course report: " + "; ".join(self._brief(n) for n in self.names)
+
+    def _repr_markdown_(self) -> str:
+        return f"<small>{self!r}</small>"
+
+
+def record(**metrics) -> Recorded:
     """Record named results of this lesson (numbers, strings, tables).
 
     Parameters
@@ -50,21 +61,20 @@ def record(**metrics) -> dict:
 
     Returns
     -------
-    dict
-        Everything recorded so far in this kernel.
+    Recorded
+        Shown in a notebook as one line naming what was recorded.
 
     Examples
     --------
     >>> record(test_accuracy=0.93)            # doctest: +SKIP
+    Recorded for the course report: test_accuracy = 0.93
     """
     for name, value in metrics.items():
         _RECORDED[name] = _jsonable(value)
     target = os.environ.get("KIT_METRICS_FILE")
     if target:
-        tmp = Path(target).with_suffix(".tmp")
-        tmp.write_text(json.dumps(_RECORDED, indent=1))
-        os.replace(tmp, target)
-    return dict(_RECORDED)
+        write_json(target, _RECORDED)
+    return Recorded(list(metrics), dict(_RECORDED))
 
 
 def recorded() -> dict:

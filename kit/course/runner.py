@@ -17,8 +17,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kit.errors import ParameterError, ProfileError
+from kit.files import atomic_write, write_json
+
 from .environment import lesson_paths, lessons_dir, machine_summary, package_versions
-from .profiles import ProfileError, expand_grid, load_profiles
+from .profiles import expand_grid, load_profiles
 
 DEFAULT_CELL_TIMEOUT_S = 3600
 
@@ -161,9 +164,20 @@ def _export_html(nb_path: Path, html_path: Path) -> None:
     from nbconvert import HTMLExporter
 
     body, _ = HTMLExporter().from_notebook_node(nbformat.read(nb_path, as_version=4))
-    tmp = html_path.with_suffix(".html.tmp")
-    tmp.write_text(body, encoding="utf-8")
-    os.replace(tmp, html_path)
+    atomic_write(html_path, body)
+
+
+def check_out_dir(out_dir: str | Path) -> Path:
+    """Create the output folder and make sure files can be written into it, before any lesson runs."""
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".kit-write-test-{os.getpid()}"
+        probe.write_text("ok")
+        probe.unlink()
+    except OSError as exc:
+        raise ParameterError(f"--out {out}: cannot write there ({exc.strerror or exc}); choose another folder") from None
+    return out
 
 
 def run_lesson(job: LessonJob) -> dict:
@@ -239,6 +253,14 @@ def _run_dask(jobs, bar, workers: int | None, scheduler: str | None):
             cluster.close()
 
 
+def _job_key(job: LessonJob) -> tuple:
+    return job.lesson, json.dumps(job.parameters, sort_keys=True, default=str)
+
+
+def _record_key(record: dict) -> tuple:
+    return record["lesson"], json.dumps(record["parameters"], sort_keys=True, default=str)
+
+
 def run_course(jobs: list[LessonJob], workers: int | None = None, scheduler: str | None = None,
                progress: bool = True) -> list[dict]:
     """Run jobs (sequentially, or on Dask with ``workers``/``scheduler``) and write ``summary.json``.
@@ -252,20 +274,33 @@ def run_course(jobs: list[LessonJob], workers: int | None = None, scheduler: str
 
     if not jobs:
         return []
-    out_dir = Path(jobs[0].out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    order = {(j.lesson, json.dumps(j.parameters, sort_keys=True, default=str)): i for i, j in enumerate(jobs)}
-    with tqdm(total=len(jobs), desc="lessons", unit="lesson", disable=not progress) as bar:
-        if workers or scheduler:
-            records = list(_run_dask(jobs, bar, workers, scheduler))
-        else:
-            records = list(_run_sequential(jobs, bar))
-    records.sort(key=lambda r: order.get((r["lesson"], json.dumps(r["parameters"], sort_keys=True,
-                                                                   default=str)), 0))
+    out_dir = check_out_dir(jobs[0].out_dir)
+    order = {_job_key(j): i for i, j in enumerate(jobs)}
     summary = out_dir / "summary.json"
-    tmp = summary.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(records, indent=2, default=str))
-    os.replace(tmp, summary)
+    records: list[dict] = []
+
+    def write_summary(pending: str | None = None) -> None:
+        """summary.json as it stands: finished runs, and the others as pending or interrupted."""
+        done = {_record_key(r) for r in records}
+        rows = records + [{"lesson": j.lesson, "profile": j.profile, "parameters": j.parameters,
+                           "status": pending, "seconds": None, "metrics": {}, "error": None,
+                           "notebook": None, "html": None, "registry_reads": []}
+                          for j in jobs if pending and _job_key(j) not in done]
+        rows.sort(key=lambda r: order.get(_record_key(r), 0))
+        write_json(summary, rows, indent=2)
+
+    write_summary("pending")  # never a stale summary of an earlier run beside new notebooks
+    try:
+        with tqdm(total=len(jobs), desc="lessons", unit="lesson", disable=not progress) as bar:
+            runs = _run_dask(jobs, bar, workers, scheduler) if (workers or scheduler) else _run_sequential(jobs, bar)
+            for record in runs:
+                records.append(record)
+                write_summary("pending")
+    except KeyboardInterrupt:
+        write_summary("interrupted")
+        raise
+    write_summary()
+    records.sort(key=lambda r: order.get(_record_key(r), 0))
     return records
 
 

@@ -2,17 +2,18 @@
 
 >>> from kit import data
 >>> path = data.fetch("res10_ssd_face_detector")   # doctest: +SKIP
->>> frame = data.synthetic.outbreak(seed=0)        # offline, deterministic
+>>> frame = data.load_timeseries("synthetic")       # offline, deterministic
 """
+from kit.errors import DataValidationError, FetchError, RegistryError, UnsafeArchiveError, UnverifiedFileWarning
+
 from . import synthetic
-from .archives import UnsafeArchiveError
 from .catalog import catalog, catalog_table
-from .fetch import FetchError, UnverifiedFileWarning, cache_dir, cached_path, fetch, is_offline
+from .fetch import cache_dir, cached_path, fetch, is_offline
 from .provenance import reads
-from .registry import Entry, Registry, RegistryError, load_registry
+from .registry import Entry, Registry, load_registry
 from .jhu import load_jhu
 from .owid import load_owid
-from .tidy import DataValidationError, date_window, find_decreases, read_tidy_csv, repair_decreases, select_series
+from .tidy import date_window, find_decreases, read_tidy_csv, repair_decreases, select_series
 from .timeseries import load_timeseries
 
 __all__ = [

@@ -14,9 +14,7 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-
-class UnsafeArchiveError(ValueError):
-    """An archive member would land outside the extraction folder."""
+from kit.errors import ParameterError, UnsafeArchiveError
 
 
 def _check_member(archive: Path, name: str, target: Path) -> None:
@@ -88,7 +86,7 @@ def extract(archive: Path, target: Path, kind: str) -> Path:
             except tarfile.TarError as exc:
                 raise UnsafeArchiveError(f"{archive.name} is not a valid tar file: {exc}") from None
         else:
-            raise ValueError(f"unknown archive kind {kind!r}")
+            raise ParameterError(f"unknown archive kind {kind!r}")
         if target.exists():
             shutil.rmtree(target)
         os.replace(tmp, target)

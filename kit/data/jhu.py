@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .fetch import file_sha256
+from kit.files import sha256_of
 from .tidy import DataValidationError, finish
+from kit.errors import ParameterError
 
 GLOBAL_ID = ("Province/State", "Country/Region", "Lat", "Long")
 US_ID = ("UID", "iso2", "iso3", "code3", "FIPS", "Admin2", "Province_State", "Country_Region",
@@ -92,7 +93,7 @@ def read_jhu_us(path: str | Path, measure: str, level: str = "state") -> pd.Data
     ids, numeric = _read_wide(path, US_ID, ("Admin2", "Province_State", "Country_Region"), measure,
                               optional=("Population",))
     if level not in ("state", "county"):
-        raise ValueError(f"level must be 'state' or 'county', got {level!r}")
+        raise ParameterError(f"level must be 'state' or 'county', got {level!r}")
     keys = pd.DataFrame({"region": ids["Country_Region"], "province": ids["Province_State"]})
     if level == "county":
         keys["province"] = ids["Admin2"].where(ids["Admin2"] != "", "(unassigned)") + ", " + ids["Province_State"]
@@ -122,10 +123,10 @@ def load_jhu(confirmed=None, deaths=None, recovered=None, *, layout: str = "glob
     files = {k: Path(v) for k, v in (("confirmed", confirmed), ("deaths", deaths),
                                       ("recovered", recovered)) if v is not None}
     if not files:
-        raise ValueError("give at least one of confirmed, deaths, recovered")
+        raise ParameterError("give at least one of confirmed, deaths, recovered")
     merged = None
     for measure, path in files.items():
         part = read_jhu_global(path, measure) if layout == "global" else read_jhu_us(path, measure, level)
         merged = part if merged is None else merged.merge(part, on=["region", "province", "date"], how="outer")
     source = ", ".join(str(p) for p in files.values())
-    return finish(merged, source, {m: file_sha256(p) for m, p in files.items()})
+    return finish(merged, source, {m: sha256_of(p) for m, p in files.items()})

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .fetch import file_sha256
+from kit.files import sha256_of
 from .tidy import DataValidationError, check_counts, finish
 
 REQUIRED = ("location", "date", "total_cases", "total_deaths")
@@ -35,4 +35,4 @@ def load_owid(path: str | Path, include_aggregates: bool = False) -> pd.DataFram
                           "confirmed": raw["total_cases"].replace("", np.nan),
                           "deaths": raw["total_deaths"].replace("", np.nan)})
     check_counts(frame, path, lambda i: i + 2)
-    return finish(frame, str(path), file_sha256(path))
+    return finish(frame, str(path), sha256_of(path))

@@ -14,15 +14,13 @@ from urllib.parse import urlparse
 
 import yaml
 
+from kit.errors import RegistryError
+
 KINDS = ("timeseries", "images", "annotations", "model", "weights", "sample")
 UNPACK = ("none", "zip", "tar")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
 SOURCE_TYPES = ("url", "pypi", "derived", "manual")
-
-
-class RegistryError(ValueError):
-    """The registry file is malformed or names an unknown entry."""
 
 
 @dataclass(frozen=True)

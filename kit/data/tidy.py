@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .fetch import file_sha256
+from kit.files import sha256_of
+from kit.errors import DataError, DataValidationError, ParameterError  # noqa: F401 (re-exported)
 
 COLUMNS = ["date", "region", "province", "confirmed", "deaths", "recovered"]
 MEASURES = ("confirmed", "deaths", "recovered")
@@ -24,10 +25,6 @@ ALIASES = {
     "province/state": "province", "province_state": "province", "state": "province",
     "confirmed": "confirmed", "cases": "confirmed", "deaths": "deaths", "recovered": "recovered",
 }
-
-
-class DataValidationError(ValueError):
-    """A data file breaks the schema; the message names the file, column and row."""
 
 
 def check_counts(frame: pd.DataFrame, path: Path, line_of=None) -> None:
@@ -101,7 +98,7 @@ def read_tidy_csv(path: str | Path) -> pd.DataFrame:
         i = dup.idxmax()
         raise DataValidationError(f"{path.name}: line {line(i)}: {frame['region'][i]} "
                                   f"{frame['province'][i]} {frame['date'][i].date()} appears twice")
-    return finish(frame, str(path), file_sha256(path))
+    return finish(frame, str(path), sha256_of(path))
 
 
 def date_window(frame: pd.DataFrame, start=None, end=None) -> pd.DataFrame:
@@ -112,7 +109,7 @@ def date_window(frame: pd.DataFrame, start=None, end=None) -> pd.DataFrame:
     if end is not None:
         out = out[out["date"] <= pd.Timestamp(end)]
     if out.empty:
-        raise ValueError(f"no rows between {start or 'the start'} and {end or 'the end'} "
+        raise DataError(f"no rows between {start or 'the start'} and {end or 'the end'} "
                          f"(the data spans {frame['date'].min().date()} to {frame['date'].max().date()})")
     out = out.reset_index(drop=True)
     out.attrs = dict(frame.attrs)
@@ -125,11 +122,11 @@ def select_series(frame: pd.DataFrame, region: str, measure: str = "deaths",
 
     Raises
     ------
-    ValueError
+    DataError
         For an unknown region or province (with close names), or a measure the source lacks.
     """
     if measure not in MEASURES:
-        raise ValueError(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}")
+        raise ParameterError(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}")
     regions = sorted(frame["region"].unique())
     if region not in regions:
         lower = {r.lower(): r for r in regions}
@@ -138,17 +135,17 @@ def select_series(frame: pd.DataFrame, region: str, measure: str = "deaths",
         else:
             close = difflib.get_close_matches(region, regions, n=3, cutoff=0.5)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise ValueError(f"no region {region!r} in {frame.attrs.get('source', 'the data')}.{hint}")
+            raise DataError(f"no region {region!r} in {frame.attrs.get('source', 'the data')}.{hint}")
     sub = frame[frame["region"] == region]
     if province is not None:
         provinces = sorted(sub["province"].unique())
         if province not in provinces:
             close = difflib.get_close_matches(province, provinces, n=3, cutoff=0.5)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise ValueError(f"no province {province!r} in region {region!r}.{hint}")
+            raise DataError(f"no province {province!r} in region {region!r}.{hint}")
         sub = sub[sub["province"] == province]
     if sub[measure].isna().all():
-        raise ValueError(f"{frame.attrs.get('source', 'the data')} has no {measure!r} counts for {region!r}")
+        raise DataError(f"{frame.attrs.get('source', 'the data')} has no {measure!r} counts for {region!r}")
     series = sub.groupby("date")[measure].sum(min_count=1)
     series.name = measure
     series.attrs = {"region": region, "province": province, "source": frame.attrs.get("source"),
@@ -195,7 +192,7 @@ def repair_decreases(frame: pd.DataFrame, method: str = "cummax", measures=MEASU
         A repaired copy; ``attrs["repaired"]`` holds :func:`find_decreases` of the input.
     """
     if method not in ("cummax", "isotonic"):
-        raise ValueError(f"method must be 'cummax' or 'isotonic', got {method!r}")
+        raise ParameterError(f"method must be 'cummax' or 'isotonic', got {method!r}")
     found = find_decreases(frame, measures)
     out = frame.copy()
     out.attrs = dict(frame.attrs)

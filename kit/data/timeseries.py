@@ -9,6 +9,7 @@ from . import synthetic
 from .jhu import detect_layout, load_jhu
 from .owid import load_owid
 from .tidy import read_tidy_csv
+from kit.errors import DataError, MissingInputError
 
 # Registry entries that belong together.
 JHU_SETS = {
@@ -26,14 +27,14 @@ def _measure_from_name(name: str) -> str | None:
 
 
 def load_timeseries(source: str | Path = "synthetic", *, format: str | None = None,
-                    measures: tuple = ("confirmed", "deaths", "recovered"), level: str = "state",
-                    seed: int = 0) -> pd.DataFrame:
+                    measures: tuple = ("confirmed", "deaths", "recovered"), level: str = "state") -> pd.DataFrame:
     """Load cumulative COVID counts in the tidy schema.
 
     Parameters
     ----------
     source : str or path
-        ``synthetic`` (offline, :func:`kit.data.synthetic.outbreak`), a registry set
+        ``synthetic`` (offline, :func:`kit.data.synthetic.outbreak`: the course's default
+        synthetic outbreak, made by :func:`kit.epi.outbreak`), a registry set
         ``jhu_global`` / ``jhu_us``, a registry entry (``jhu_deaths_global``, ``owid_covid``, ...)
         or a CSV file in the JHU, OWID or tidy layout.
     format : {"jhu", "owid", "tidy"}, optional
@@ -42,8 +43,6 @@ def load_timeseries(source: str | Path = "synthetic", *, format: str | None = No
         Which measures to fetch for a registry set (fewer files to download).
     level : {"state", "county"}
         JHU US only.
-    seed : int
-        For ``synthetic``.
 
     Returns
     -------
@@ -55,7 +54,7 @@ def load_timeseries(source: str | Path = "synthetic", *, format: str | None = No
 
     name = str(source)
     if name == "synthetic":
-        return synthetic.outbreak(seed=seed)
+        return synthetic.outbreak()
     if name in JHU_SETS:
         layout, entries = JHU_SETS[name]
         paths = {m: fetch(e) for m, e in entries.items() if m in measures}
@@ -68,16 +67,16 @@ def load_timeseries(source: str | Path = "synthetic", *, format: str | None = No
         if name in registry.entries:
             path = fetch(name)
         else:
-            raise FileNotFoundError(f"{name}: no such file, and not a registry entry or 'synthetic'")
+            raise MissingInputError(f"{name}: no such file, and not a registry entry or 'synthetic'")
     layout = detect_layout(path) if format is None else {"jhu": None, "owid": "owid", "tidy": "tidy"}[format]
     if layout is None:
         layout = detect_layout(path)
         if not layout.startswith("jhu"):
-            raise ValueError(f"{path.name} does not have the JHU layout (Province/State, Country/Region, m/d/yy...)")
+            raise DataError(f"{path.name} does not have the JHU layout (Province/State, Country/Region, m/d/yy...)")
     if layout in ("jhu_global", "jhu_us"):
         measure = _measure_from_name(path.name) or _measure_from_name(name)
         if measure is None:
-            raise ValueError(f"{path.name}: cannot tell whether it holds confirmed, deaths or recovered; "
+            raise DataError(f"{path.name}: cannot tell whether it holds confirmed, deaths or recovered; "
                              f"rename it like JHU's files (time_series_covid19_deaths_global.csv)")
         return load_jhu(**{measure: path}, layout="global" if layout == "jhu_global" else "us", level=level)
     if layout == "owid":

@@ -6,11 +6,14 @@ fitting with uncertainty and the scenarios the course asks about.
 >>> epi.peak(sim)["over_capacity"]   # doctest: +SKIP
 """
 from .demography import country_parameters, icu_probabilities
-from .fit import FitError, FitResult, fit
-from .integrate import ParameterError, Simulation, integrate, simulate
+from kit.errors import FitError, ParameterError
+
+from .fit import FitResult, fit
+from .integrate import Simulation, integrate, simulate
 from .models import MODELS, get_model, icu_beds, logistic_r0
+from .outbreak import outbreak
 from .scenarios import ensemble_band, intervention_effect, peak
 
 __all__ = ["FitError", "FitResult", "MODELS", "ParameterError", "Simulation", "country_parameters",
            "ensemble_band", "fit", "get_model", "icu_beds", "icu_probabilities", "integrate",
-           "intervention_effect", "logistic_r0", "peak", "simulate"]
+           "intervention_effect", "logistic_r0", "outbreak", "peak", "simulate"]

@@ -1,9 +1,10 @@
 """``kit epi simulate`` and ``kit epi fit``."""
 from __future__ import annotations
 
-import json
 import sys
-from pathlib import Path
+
+from kit.errors import UsageError
+from kit.files import write_json
 
 
 def _params(items) -> dict:
@@ -11,20 +12,12 @@ def _params(items) -> dict:
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"-p expects NAME=VALUE, got {item!r}")
+            raise UsageError(f"-p expects NAME=VALUE, got {item!r}")
         try:
             out[key.strip()] = float(value)
         except ValueError:
-            raise ValueError(f"parameter {key.strip()!r} must be a number, got {value!r}") from None
+            raise UsageError(f"parameter {key.strip()!r} must be a number, got {value!r}") from None
     return out
-
-
-def _write_json(path: str, payload: dict) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(target.suffix + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1))
-    tmp.replace(target)
 
 
 def cmd_simulate(args) -> int:
@@ -51,7 +44,7 @@ def cmd_simulate(args) -> int:
         text += f"; deaths after {args.days} days: {sim.frame['D'].iloc[-1]:,.0f}"
     print(text)
     if args.json:
-        _write_json(args.json, {"model": sim.model.name, "parameters": sim.parameters, "days": args.days,
+        write_json(args.json, {"model": sim.model.name, "parameters": sim.parameters, "days": args.days,
                                 "series": sim.series(), "peak": peak})
     if args.plot:
         import matplotlib.pyplot as plt
@@ -77,7 +70,7 @@ def cmd_fit(args) -> int:
     series = select_series(frame, args.region, args.target, args.province)
     params = {**epi.demography.region_parameters(series.attrs["region"], frame), **_params(args.param)}
     if "population" not in params:
-        raise ValueError(f"population of {args.region!r} unknown: pass -p population=N")
+        raise UsageError(f"population of {args.region!r} unknown: pass -p population=N")
     if args.model != "seird-icu":
         params = {k: v for k, v in params.items() if k not in ("p_ic", "p_cd", "beds_per_100k")}
     result = epi.fit(series, model=args.model, target=args.target, start=args.start, end=args.end,
@@ -85,7 +78,7 @@ def cmd_fit(args) -> int:
     print(result.parameters[result.parameters["varied"]].to_string(index=False))
     print(f"RMSE {result.rmse:.4g} on {result.n_points} daily points; model day 0 = {result.start.date()}")
     if args.json:
-        _write_json(args.json, {"region": series.attrs["region"], **result.to_json()})
+        write_json(args.json, {"region": series.attrs["region"], **result.to_json()})
     if args.plot:
         from kit.epi.plots import plot_fit
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from kit.errors import ParameterError
 
 _DATA = Path(__file__).parent / "data"
 AGE_GROUPS = ("0_9", "10_19", "20_29", "30_39", "40_49", "50_59", "60_69", "70_79", "80_89", "90_100")
@@ -35,13 +36,13 @@ def _profile(age_profile) -> np.ndarray:
         if age_profile not in table.index:
             close = difflib.get_close_matches(age_profile, list(table.index), n=3)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
-            raise ValueError(f"no age profile for {age_profile!r}.{hint} Known: {', '.join(table.index)}; "
+            raise ParameterError(f"no age profile for {age_profile!r}.{hint} Known: {', '.join(table.index)}; "
                              f"or pass ten age-group counts.")
         return table.loc[age_profile, list(AGE_GROUPS)].to_numpy(float)
     weights = np.asarray(age_profile, float)
     if weights.shape != (len(AGE_GROUPS),) or not np.isfinite(weights).all() or (weights < 0).any() \
             or weights.sum() <= 0:
-        raise ValueError(f"an age profile needs {len(AGE_GROUPS)} non-negative counts "
+        raise ParameterError(f"an age profile needs {len(AGE_GROUPS)} non-negative counts "
                          f"({', '.join(AGE_GROUPS)}), got {age_profile!r}")
     return weights
 

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .integrate import ParameterError, integrate, resolve_parameters
+from kit.errors import ConvergenceWarning, FitError, ParameterError
+
+from .integrate import integrate, resolve_parameters
 from .models import get_model
 
 # name: (initial guess, min, max); x0 bounds are set from the data length.
@@ -32,10 +34,6 @@ DEFAULT_BOUNDS = {
     "initial_exposed": (1.0, 0.01, 1e5),
     "ifr": (0.01, 1e-4, 0.1),
 }
-
-
-class FitError(ValueError):
-    """The data cannot be fitted: empty, too short, NaN, nothing reported yet."""
 
 
 @dataclass
@@ -274,7 +272,7 @@ def fit(observed: pd.Series, *, model: str = "seird-icu", target: str = "deaths"
             best = result
     if not best.success or best.nfev >= max_evaluations:
         warnings.warn(f"the fit stopped after {best.nfev} evaluations without converging: "
-                      f"{best.message}; treat the estimates with care", UserWarning, stacklevel=2)
+                      f"{best.message}; treat the estimates with care", ConvergenceWarning, stacklevel=2)
     estimates = {**base, **{k: best.params[k].value for k in vary}}
     fitted = _daily_target(m.name, target, estimates, days)[:, 0]
     rows = []

@@ -19,13 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kit.errors import ParameterError
+
 from .models import Model, get_model
 
 DEFAULT_STEPS_PER_DAY = 8
-
-
-class ParameterError(ValueError):
-    """A model parameter is missing, unknown, non-finite or out of range."""
 
 
 def resolve_parameters(model: str | Model, params: dict) -> tuple[dict, int]:

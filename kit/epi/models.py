@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 from numba import njit
+from kit.errors import ParameterError
 
 
 def logistic_r0(t, r0_start, r0_end, k, x0):
@@ -198,5 +199,5 @@ def get_model(name: str | Model) -> Model:
         return name
     key = str(name).lower().replace("_", "-")
     if key not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
+        raise ParameterError(f"unknown model {name!r}; choose from {', '.join(MODELS)}")
     return MODELS[key]

@@ -8,6 +8,7 @@ import pandas as pd
 
 from .integrate import Simulation, integrate, resolve_parameters, simulate
 from .models import get_model
+from kit.errors import ParameterError
 
 
 def peak(sim: Simulation, compartment: str = "C") -> dict:
@@ -22,7 +23,7 @@ def peak(sim: Simulation, compartment: str = "C") -> dict:
         (critical patients without a bed at worst).
     """
     if compartment not in sim.frame.columns:
-        raise ValueError(f"no compartment {compartment!r} in a {sim.model.name} simulation; "
+        raise ParameterError(f"no compartment {compartment!r} in a {sim.model.name} simulation; "
                          f"it has {', '.join(sim.model.compartments)}")
     values = sim.frame[compartment].to_numpy()
     i = int(np.argmax(values))
@@ -55,11 +56,11 @@ def intervention_effect(model: str = "seird-icu", days: int = 240, earlier_by: f
     """
     m = get_model(model)
     if "D" not in m.compartments:
-        raise ValueError(f"model {m.name!r} has no deaths; use seird or seird-icu")
+        raise ParameterError(f"model {m.name!r} has no deaths; use seird or seird-icu")
     p, _ = resolve_parameters(m, params)
     x0 = float(p["x0"][0])
     if earlier_by < 0 or earlier_by > x0:
-        raise ValueError(f"earlier_by must be between 0 and x0 ({x0:g} days), got {earlier_by}")
+        raise ParameterError(f"earlier_by must be between 0 and x0 ({x0:g} days), got {earlier_by}")
     base = simulate(m, days, start, **params)
     early = simulate(m, days, start, **{**params, "x0": x0 - earlier_by})
     d0, d1 = float(base.frame["D"].iloc[-1]), float(early.frame["D"].iloc[-1])
@@ -86,7 +87,7 @@ def ensemble_band(model: str, days: int, params: dict, compartment: str = "D",
     """
     m = get_model(model)
     if compartment not in m.compartments:
-        raise ValueError(f"no compartment {compartment!r} in model {m.name!r}")
+        raise ParameterError(f"no compartment {compartment!r} in model {m.name!r}")
     y = integrate(m, days, params)[:, m.compartments.index(compartment), :]
     qs = np.quantile(y, q, axis=1)
     index = pd.date_range(start, periods=days, freq="D", name="date") if start else pd.RangeIndex(days, name="day")

@@ -1,8 +1,8 @@
 """``kit forecast compare``."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from kit.errors import UsageError
+from kit.files import write_json
 
 
 def cmd_compare(args) -> int:
@@ -13,7 +13,7 @@ def cmd_compare(args) -> int:
     from kit.forecast import compare
 
     if args.holdout is not None and args.train_end is not None:
-        raise ValueError("give either --holdout or --train-end, not both")
+        raise UsageError("give either --holdout or --train-end, not both")
     frame = load_timeseries(args.source, format=args.format, measures=(args.target,))
     y = select_series(frame, args.region, args.target, args.province)
     client = None
@@ -35,9 +35,7 @@ def cmd_compare(args) -> int:
     print(f"best: {result.best}")
     region = y.attrs["region"] + (f" / {args.province}" if args.province else "")
     if args.json:
-        target = Path(args.json)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(result.to_json(region, args.target), indent=1))
+        write_json(args.json, result.to_json(region, args.target))
     if args.plot:
         ax = result.plot(title=f"{region}: {args.target} forecasts")
         ax.figure.savefig(args.plot, dpi=110, bbox_inches="tight")

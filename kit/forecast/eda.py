@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from kit.errors import DataError
 
 
 def national(frame: pd.DataFrame, region: str) -> pd.DataFrame:
@@ -30,7 +31,7 @@ def daily(cumulative: pd.DataFrame, window: int = 7) -> pd.DataFrame:
 def active_closed(cumulative: pd.DataFrame) -> pd.DataFrame:
     """Active = confirmed − deaths − recovered; closed = deaths + recovered."""
     if "recovered" not in cumulative:
-        raise ValueError("active and closed cases need a recovered series, which this source lacks")
+        raise DataError("active and closed cases need a recovered series, which this source lacks")
     closed = cumulative["deaths"] + cumulative["recovered"]
     return pd.DataFrame({"active": cumulative["confirmed"] - closed, "closed": closed})
 
@@ -112,7 +113,7 @@ def cluster(frame: pd.DataFrame, region: str | None = None, k: int = 3, seed: in
         region = None
     table = top_provinces(frame, region, n=10**9, date=date).dropna()
     if len(table) < k:
-        raise ValueError(f"{len(table)} places with data, fewer than k={k} clusters")
+        raise DataError(f"{len(table)} places with data, fewer than k={k} clusters")
     features = ["confirmed", "deaths", "mortality_%"]
     x = StandardScaler().fit_transform(np.log1p(table[features].to_numpy(float)))
     labels = KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x)

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .models import Forecaster, SkipModel, check_series, make_models
+from kit.errors import ParameterError
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,11 @@ class Holdout:
             end = pd.Timestamp(self.train_end)
             n_train = int((y.index <= end).sum())
             if n_train == 0 or n_train == n:
-                raise ValueError(f"train end {end.date()} leaves no {'training' if n_train == 0 else 'test'} "
+                raise ParameterError(f"train end {end.date()} leaves no {'training' if n_train == 0 else 'test'} "
                                  f"data in {y.index[0].date()}..{y.index[-1].date()}")
         else:
             if not 0 < self.fraction < 1:
-                raise ValueError(f"holdout fraction must be between 0 and 1, got {self.fraction}")
+                raise ParameterError(f"holdout fraction must be between 0 and 1, got {self.fraction}")
             n_train = n - max(1, int(round(n * self.fraction)))
         yield np.arange(n_train), np.arange(n_train, n)
 
@@ -56,7 +57,7 @@ class RollingOrigin:
         n = len(y)
         first_origin = n - self.horizon - (self.folds - 1) * step
         if first_origin < self.min_train:
-            raise ValueError(f"{self.folds} folds of horizon {self.horizon} need at least "
+            raise ParameterError(f"{self.folds} folds of horizon {self.horizon} need at least "
                              f"{self.min_train + self.horizon + (self.folds - 1) * step} points, the series has {n}")
         for k in range(self.folds):
             origin = first_origin + k * step
@@ -161,7 +162,7 @@ class Comparison:
         import matplotlib.pyplot as plt
 
         if self.by_horizon is None:
-            raise ValueError("errors per horizon exist only for a rolling-origin backtest (folds > 0)")
+            raise ParameterError("errors per horizon exist only for a rolling-origin backtest (folds > 0)")
         ax = ax or plt.subplots(figsize=(9, 4))[1]
         for name, part in self.by_horizon.groupby("model"):
             ax.plot(part["step"], part["rmse"], marker="o", lw=1.5, label=name,

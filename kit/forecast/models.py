@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from kit.errors import DataError, ParameterError
 
 Z95 = 1.959963984540054
 
@@ -50,7 +51,7 @@ class Forecaster:
         if not hasattr(self, "y_"):
             raise RuntimeError(f"{self.name}: call fit() before predict()")
         if h < 1:
-            raise ValueError("horizon must be at least 1")
+            raise ParameterError(f"horizon must be a whole number of days >= 1, got {h!r}")
         return self._predict(h)
 
     def _fit(self, y):
@@ -66,18 +67,18 @@ class Forecaster:
 def check_series(y: pd.Series) -> pd.Series:
     """A daily float series without gaps, duplicates or NaNs (clear errors otherwise)."""
     if not isinstance(y, pd.Series) or not isinstance(y.index, pd.DatetimeIndex):
-        raise ValueError("a forecaster needs a pandas Series indexed by date")
+        raise DataError("a forecaster needs a pandas Series indexed by date")
     if y.index.has_duplicates:
         dup = y.index[y.index.duplicated()][0].date()
-        raise ValueError(f"duplicated date {dup} in the series; aggregate or drop duplicates first")
+        raise DataError(f"duplicated date {dup} in the series; aggregate or drop duplicates first")
     if y.isna().any():
         first = y.index[y.isna()][0].date()
-        raise ValueError(f"{int(y.isna().sum())} missing value(s) in the series (first on {first}); "
+        raise DataError(f"{int(y.isna().sum())} missing value(s) in the series (first on {first}); "
                          f"fill them (e.g. .interpolate()) before forecasting")
     y = y.sort_index().astype(float)
     full = pd.date_range(y.index[0], y.index[-1], freq="D")
     if len(full) != len(y):
-        raise ValueError(f"the series has {len(full) - len(y)} missing day(s) between {y.index[0].date()} "
+        raise DataError(f"the series has {len(full) - len(y)} missing day(s) between {y.index[0].date()} "
                          f"and {y.index[-1].date()}; reindex to daily and fill first")
     y.index = full
     return y
@@ -373,7 +374,7 @@ def make_models(models="default") -> dict[str, Forecaster]:
 
             close = difflib.get_close_matches(item, list(MODEL_CLASSES), n=2)
             hint = f" Did you mean {', '.join(close)}?" if close else ""
-            raise ValueError(f"unknown model {item!r}.{hint} Models: {', '.join(MODEL_CLASSES)}")
+            raise ParameterError(f"unknown model {item!r}.{hint} Models: {', '.join(MODEL_CLASSES)}")
         out[item] = MODEL_CLASSES[item]()
     for base in reversed(BASELINES):
         if base not in out:
