@@ -18,7 +18,7 @@ import yaml
 os.environ["KIT_OFFLINE"] = "1"
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-MODEL_ENTRIES = ("res10_ssd_face_detector", "res10_ssd_deploy_prototxt", "mask_classifier_reference",
+MODEL_ENTRIES = ("res10_ssd_face_detector", "res10_ssd_deploy_prototxt", "centerface_face_detector", "mask_classifier_reference",
                  "sample_astronaut")
 
 

@@ -1,12 +1,15 @@
 """Image sets: folder and VOC loading, awkward files, groups and leak-free splits."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from kit.data import synthetic
-from kit.data.images import ImageReadError, load_image_folder, load_voc, parse_voc, read_rgb, split, subject_of
+from kit.data.images import (ImageReadError, expand_box, load_image_folder, load_voc, parse_voc, read_rgb, split,
+                             subject_of)
 
 
 def test_awkward_files_are_converted_or_skipped(tmp_path):
@@ -87,10 +90,16 @@ def test_voc_single_and_multiple_objects_with_clipping(tmp_path):
     assert [o["box"] for o in parsed["objects"]] == [(0, 0, 30, 30), (60, 40, 100, 80)]
     crops = load_voc(root, margin=0.1)
     assert len(crops) == 3 and crops.classes == ("mask_weared_incorrect", "with_mask", "without_mask")
-    assert crops.frame.loc[crops.frame["group"] == "a", "box"].iloc[0] == (7, 6, 43, 54)
+    assert crops.frame.loc[crops.frame["group"] == "a", "box"].iloc[0] == (10, 10, 40, 50)  # the annotation
+    assert expand_box((10, 10, 40, 50), 0.1, 100, 80) == (7, 6, 43, 54)  # the crop: box + margin
+    assert crops.pixels(8, progress=False).shape == (3, 8, 8, 3)
     assert set(crops.frame["group"]) == {"a", "b"}
+    assert crops.notes["boxes clipped to the image"] == 2  # repairs are counted, not silent
+    assert any("lies outside the 100x80 image" in r for r in crops.skipped["reason"])
     (root / "annotations" / "c.xml").write_text("<annotation><size>")
-    assert "not valid XML" in load_voc(root).skipped["reason"].iloc[0]
+    assert any("c.xml: no image c.*" in r for r in load_voc(root).skipped["reason"])  # paired by stem
+    Image.new("RGB", (100, 80)).save(root / "images" / "c.png")
+    assert any("c.xml: not valid XML" in r for r in load_voc(root).skipped["reason"])
 
 
 def test_pixels_cut_voc_crops_and_decode_each_scene_once(tmp_path, monkeypatch):
@@ -136,3 +145,93 @@ def test_open_image_set_finds_the_images_inside_an_archive_layout(tmp_path):
         open_image_set("no_such_set")
     with pytest.raises(ValueError, match="not an image set"):
         open_image_set("sample_astronaut")
+
+
+def _voc_folder(tmp_path, scenes):
+    """A VOC folder from ``{stem: (image size or None, annotation text or None)}``."""
+    root = tmp_path / "voc"
+    (root / "images").mkdir(parents=True)
+    (root / "annotations").mkdir()
+    for stem, (size, xml) in scenes.items():
+        if size:
+            Image.new("RGB", size, (80, 80, 80)).save(root / "images" / f"{stem}.jpg")
+        if xml is not None:
+            (root / "annotations" / f"{stem}.xml").write_text(xml)
+    return root
+
+
+def test_voc_bad_input_is_skipped_with_the_file_named_or_repaired_and_counted(tmp_path):
+    box = OBJ.format(label="with_mask", x1=10, y1=10, x2=40, y2=50)
+    root = _voc_folder(tmp_path, {
+        "good": ((100, 80), VOC.format(name="good.png", objects=box)),
+        "nosize": ((100, 80), f"<annotation><filename>x</filename>{box}</annotation>"),
+        "double": ((50, 40), VOC.format(name="double.png", objects=box)),  # <size> 100x80, image 50x40
+        "text": ((100, 80), VOC.format(name="text.png", objects=OBJ.format(label="with_mask", x1="a", y1=1, x2=2, y2=3))),
+        "flat": ((100, 80), VOC.format(name="flat.png", objects=OBJ.format(label="with_mask", x1=10, y1=10, x2=10, y2=50))),
+        "escape": ((100, 80), VOC.format(name="../../../etc/passwd", objects=box)),
+        "lonely_image": ((100, 80), None),
+        "lonely_xml": (None, VOC.format(name="lonely_xml.png", objects=box)),
+        "bomb": ((100, 80), '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "xxxxxxxx"><!ENTITY y "&x;&x;&x;&x;">]>'
+                            '<annotation>&y;</annotation>'),
+    })
+    images = load_voc(root)
+    reasons = " | ".join(images.skipped["reason"])
+    assert "text.xml: object 0 has no numeric <bndbox>" in reasons
+    assert "flat.xml: object 0 box" in reasons and "has no area" in reasons
+    assert "lonely_image.jpg: no annotation lonely_image.xml" in reasons
+    assert "lonely_xml.xml: no image lonely_xml.*" in reasons
+    assert "bomb.xml: refused" in reasons
+    assert sorted(images.frame["group"]) == ["double", "escape", "good", "nosize"]
+    paths = set(images.frame["path"])
+    assert all(Path(p).parent == root / "images" for p in paths)  # <filename> is never followed
+    assert images.frame.loc[images.frame["group"] == "double", "box"].iloc[0] == (5, 5, 20, 25)
+    assert images.notes["annotations rescaled to their image's size"] == 1
+    assert images.notes["annotations without a usable <size> (image size used)"] == 1
+
+
+def test_subject_folders_of_one_class(tmp_path):
+    from kit.data.images import open_image_set
+    from kit.errors import KitError
+
+    root = tmp_path / "rwmfd"
+    for subject, n in (("0001", 3), ("0002", 2)):
+        (root / subject).mkdir(parents=True)
+        for i in range(n):
+            Image.new("RGB", (40, 40), (i * 40, 90, 90)).save(root / subject / f"{i:04d}.jpg")
+    Image.new("RGB", (40, 40)).save(root / "loose.jpg")
+    images = open_image_set(f"with_mask={root}")
+    assert images.classes == ("with_mask",) and len(images) == 6
+    assert sorted(images.frame["group"].unique()) == ["0001", "0002", "loose"]
+    with pytest.raises(KitError, match="--data with_mask=FOLDER"):  # sub-folders named like no class
+        open_image_set(root)
+
+
+def test_combined_sources_are_split_source_by_source(tmp_path):
+    from kit.data.images import combine
+
+    a = load_image_folder(synthetic.face_images(tmp_path / "a", n_subjects=30, size=40, seed=1))
+    b = load_image_folder(synthetic.face_images(tmp_path / "b", n_subjects=20, size=40, seed=2))
+    alone_test = set(a.frame["group"].to_numpy()[split(a, seed=0)[2]])
+    both = combine([a, b])
+    assert set(both.frame["source"]) == {"a", "b"} and both.frame["group"].str.startswith(("a:", "b:")).all()
+    train, val, test = split(both, seed=0)
+    groups = both.frame["group"].to_numpy()
+    assert {g.split(":", 1)[1] for g in groups[test] if g.startswith("a:")} == alone_test  # adding b moved nothing
+    for left, right in ((train, val), (train, test), (val, test)):
+        assert not set(groups[left]) & set(groups[right])
+    assert set(both.frame["source"].to_numpy()[test]) == {"a", "b"}
+
+
+def test_decoding_refuses_images_above_the_pixel_limit_before_decoding(tmp_path, monkeypatch):
+    from kit.data.images import decode_bgr
+
+    path = tmp_path / "big.png"
+    Image.new("RGB", (400, 300)).save(path)
+    monkeypatch.setenv("KIT_MAX_PIXELS", "100000")
+    with pytest.raises(ImageReadError, match="big.png: 400x300 = 120,000 pixels is more than the limit of 100,000"):
+        read_rgb(path)
+    with pytest.raises(ImageReadError, match="frame 7: 400x300"):
+        decode_bgr(path.read_bytes(), "frame 7")
+    monkeypatch.setenv("KIT_MAX_PIXELS", "lots")
+    with pytest.raises(ValueError, match="KIT_MAX_PIXELS='lots' must be a positive number"):
+        read_rgb(path)

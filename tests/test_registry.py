@@ -37,11 +37,16 @@ def test_res10_entry_has_the_known_hash_and_a_pypi_source():
     assert pypi[0].member.endswith("res10_300x300_ssd_iter_140000.caffemodel")
 
 
-def test_kaggle_sets_are_manual_sources():
+def test_image_sets_have_public_copies_pinned_to_a_commit_or_manual_steps():
     reg = load_registry()
-    for name in ("masks_kaggle_7553", "masks_voc_853"):
-        assert [s.type for s in reg[name].sources] == ["manual"]
-        assert "kaggle.com" in reg[name].sources[0].location
+    assert [s.type for s in reg["masks_kaggle_7553"].sources] == ["manual"]
+    assert "kaggle.com" in reg["masks_kaggle_7553"].sources[0].location
+    voc, rwmfd = reg["masks_voc_853"], reg["masks_rwmfd"]
+    assert [s.type for s in voc.sources] == ["url", "manual"] and "kaggle.com" in voc.sources[1].location
+    assert "hittheant/475Project/archive/c02968abc943718d5ab31318d26ce0b38b7cfefe" in voc.sources[0].location
+    assert "b6772855cc581f42b851dc53b78d4ba852cc3860" in rwmfd.sources[0].location
+    assert voc.sha256 is None and rwmfd.sha256 is None  # unreachable from here: honestly unpinned
+    assert rwmfd.extra == {"root": "*/RWMFD_part_1", "layout": "subjects", "label": "with_mask"}
 
 
 def test_unknown_entry_suggests_close_names():

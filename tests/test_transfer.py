@@ -104,6 +104,8 @@ def test_class_weights_only_when_classes_are_imbalanced():
     assert w == pytest.approx([100 / 150, 100 / 50])
     with pytest.raises(ValueError, match="no training images"):
         class_weights(np.array([0, 0, 0]), 2)
+    assert class_weights(np.array([0] * 75 + [1] * 25), 2, method="sqrt") == pytest.approx(np.sqrt([100 / 150, 2.0]))
+    assert class_weights(np.array([0] * 75 + [1] * 25), 2, method="none") is None
 
 
 def test_too_few_subjects_is_a_clear_error(tmp_path):
@@ -111,7 +113,7 @@ def test_too_few_subjects_is_a_clear_error(tmp_path):
 
     tiny = load_image_folder(synthetic.face_images(tmp_path / "tiny", n_subjects=4, size=40, seed=0))
     with pytest.raises(ValueError, match="too small to split: with_mask: 4 subject"):
-        train(tiny, "small_cnn", epochs=1, img_size=40, progress=False)
+        train(tiny, "small_cnn", epochs=1, img_size=40, crops="as given", progress=False)
 
 
 def test_comparison_reports_unavailable_backbones_instead_of_stopping(faces, tmp_path, monkeypatch):
@@ -119,7 +121,7 @@ def test_comparison_reports_unavailable_backbones_instead_of_stopping(faces, tmp
 
     monkeypatch.setenv("KIT_OFFLINE", "1")
     monkeypatch.setenv("KIT_CACHE", str(tmp_path / "empty-cache"))
-    table, results = compare_backbones(faces, "xception", progress=False)  # one name, as `-p backbones=x` gives
+    table, results = compare_backbones(faces, "xception", crops="as given", progress=False)  # one name, as -p gives
     assert list(table["backbone"]) == ["xception"] and not results
     assert table["status"].iloc[0].startswith("ImageNet weights for Xception are not available")
     from kit.vision.transfer import best_result
@@ -129,11 +131,12 @@ def test_comparison_reports_unavailable_backbones_instead_of_stopping(faces, tmp
 
 
 def test_classifier_with_broken_metadata_names_the_file(tmp_path):
+    from kit.errors import ModelError
     from kit.vision.classifier import MaskClassifier
 
     (tmp_path / "model.tflite").write_bytes(b"not a model")
     (tmp_path / "model.json").write_text("{\"classes\": [\"a\"]")
-    with pytest.raises(ValueError, match="model.json: not a classifier metadata file"):
+    with pytest.raises(ModelError, match="model.json: not valid JSON"):
         MaskClassifier(tmp_path)
 
 
@@ -149,7 +152,7 @@ def test_scratch_network_trains_under_the_protocol_and_never_tests_on_training_s
         return original(batch)
 
     monkeypatch.setitem(backbones.PREPROCESS, "rescale", spy)
-    result = train(faces, "small_cnn", epochs=3, img_size=48, progress=False, seed=1)
+    result = train(faces, "small_cnn", epochs=3, img_size=48, crops="as given", progress=False, seed=1)
     assert seen and all(hi > 2.0 for _, hi, _ in seen), "preprocessing was applied to preprocessed pixels"
     groups = faces.frame["group"]
     assert result.groups_shared == 0 and result.grouped
@@ -171,7 +174,8 @@ def mobilenet_result(faces, tmp_path_factory):
     out = tmp_path_factory.mktemp("models") / "mobilenet"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KIT_OFFLINE", "1")
-        return train(faces, "mobilenet_v2", epochs=6, img_size=96, augment_copies=1, out=out, progress=False)
+        return train(faces, "mobilenet_v2", epochs=6, img_size=96, augment_copies=1, crops="as given", margin=0.0,
+                     out=out, progress=False)
 
 
 def test_cached_features_are_the_backbone_on_once_preprocessed_pixels(mobilenet_result, faces):
@@ -181,7 +185,7 @@ def test_cached_features_are_the_backbone_on_once_preprocessed_pixels(mobilenet_
 
     model_dir = mobilenet_result.model_dir
     test_rows = [faces.frame.index[faces.frame["path"] == p][0] for p in mobilenet_result.test.paths]
-    crops = list(faces.pixels(96, progress=False)[test_rows])
+    crops = list(mobilenet_result.images.pixels(96, mobilenet_result.card.crop_margin, progress=False)[test_rows])
     again = MaskClassifier(model_dir / "model.keras").predict(crops)
     np.testing.assert_allclose(again, mobilenet_result.test.proba, atol=1e-4)
     assert mobilenet_result.test.accuracy >= 0.8  # cartoon faces: ImageNet features separate them easily
@@ -194,7 +198,8 @@ def test_export_round_trip_tflite_matches_keras(mobilenet_result, faces):
     model_dir = mobilenet_result.model_dir
     meta = json.loads((model_dir / "model.json").read_text())
     assert meta["classes"] == ["with_mask", "without_mask"] and meta["input_size"] == 96
-    assert meta["preprocess"] == "mobilenet_v2"
+    assert meta["preprocess"] == "mobilenet_v2" and meta["crop_margin"] == 0.0 and meta["format"] == "kit-mask-classifier/2"
+    assert meta["metrics"]["split"] == "test" and meta["trained_on"][0]["files"] == len(faces)
     crops = list(faces.pixels(96, progress=False)[:12])
     lite = MaskClassifier(model_dir).predict(crops)  # the folder: its TFLite file
     keras_probs = MaskClassifier(model_dir / "model.keras").predict(crops)
@@ -203,16 +208,35 @@ def test_export_round_trip_tflite_matches_keras(mobilenet_result, faces):
 
 
 def test_cross_dataset_evaluation_maps_classes_by_name(mobilenet_result, tmp_path):
-    from kit.vision.export import evaluate
+    from kit.vision.evaluation import evaluate_model
 
     other = load_image_folder(synthetic.face_images(tmp_path / "other", n_subjects=8, size=80, seed=9,
                                                     classes=("without_mask", "with_mask")))
-    evaluation = evaluate(mobilenet_result.model_dir, other, progress=False)
+    evaluation = evaluate_model(mobilenet_result.model_dir, other, progress=False)
     assert len(evaluation.y_true) == 16 and evaluation.classes == ("with_mask", "without_mask")
+    assert evaluation.note == ""  # same classes: nothing to say
     three = load_image_folder(synthetic.face_images(tmp_path / "three", n_subjects=3, size=64, seed=1,
                                                     classes=("with_mask", "without_mask", "mask_weared_incorrect")))
     with pytest.raises(ValueError, match="mask_weared_incorrect that the model"):
-        evaluate(mobilenet_result.model_dir, three, progress=False)
+        evaluate_model(mobilenet_result.model_dir, three, progress=False)
+
+
+def test_a_model_with_more_classes_is_scored_over_the_datas_classes():
+    from kit.vision.evaluation import evaluate_predictions, restrict_to
+
+    model_classes = ("mask_weared_incorrect", "with_mask", "without_mask")
+    proba = np.array([[0.6, 0.3, 0.1],    # the model says incorrect; among the data's classes: with_mask
+                      [0.5, 0.1, 0.4],    # ... without_mask
+                      [0.1, 0.8, 0.1]])
+    sub, classes, note = restrict_to(proba, model_classes, ("with_mask",))
+    assert classes == ("with_mask",) and sub.shape == (3, 1) and "scored over" in note
+    sub, classes, note = restrict_to(proba, model_classes, ("with_mask", "without_mask"))
+    assert classes == ("with_mask", "without_mask")
+    np.testing.assert_allclose(sub.sum(axis=1), 1.0)
+    ev = evaluate_predictions([0, 1, 0], sub, classes, note=note)
+    assert list(ev.y_pred) == [0, 1, 0] and ev.accuracy == 1.0 and ev.to_json()["note"] == note
+    with pytest.raises(ValueError, match="that the model does not know"):
+        restrict_to(proba, ("with_mask", "without_mask"), ("with_mask", "mask_weared_incorrect"))
 
 
 def test_derived_mobilenet_weights_are_the_reference_base(tmp_path, monkeypatch):
@@ -295,7 +319,7 @@ def test_cli_train_and_evaluate_contract(tmp_path):
     (folder / "with_mask" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
     out, report = tmp_path / "model", tmp_path / "train.json"
     proc = _kit("vision", "train", "--data", str(folder), "--backbone", "small_cnn", "--epochs", "2",
-                "--img-size", "40", "--out", str(out), "--json", str(report), "--quiet")
+                "--img-size", "40", "--crops", "as given", "--out", str(out), "--json", str(report), "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "broken.jpg" in proc.stderr  # the skipped file is named
     payload = json.loads(report.read_text())
@@ -318,7 +342,7 @@ def test_cli_errors_are_messages_not_tracebacks(tmp_path, monkeypatch):
     proc = _kit("vision", "train", "--data", str(tmp_path / "nope"), "--backbone", "small_cnn", "--out", str(tmp_path / "m"))
     assert proc.returncode == 2 and "neither a folder nor a registry entry" in proc.stderr
     proc = _kit("vision", "evaluate", "--model", str(tmp_path), "--data", str(folder))
-    assert proc.returncode == 2 and "no model.json" in proc.stderr
+    assert proc.returncode == 2 and "no model card (model.json)" in proc.stderr
 
 
 def test_fine_tuning_moves_only_the_last_layers_and_keeps_batch_norm_statistics(faces):
@@ -331,7 +355,7 @@ def test_fine_tuning_moves_only_the_last_layers_and_keeps_batch_norm_statistics(
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KIT_OFFLINE", "1")
         result = train(faces, "mobilenet_v2", epochs=2, img_size=64, fine_tune=12, fine_tune_epochs=2,
-                       augment_copies=1, progress=False)
+                       augment_copies=1, crops="as given", progress=False)
         start = build_backbone("mobilenet_v2", 64)
     tuned = next(layer for layer in result.model.layers if isinstance(layer, keras.Model))
     assert list(result.history["phase"].unique()) == ["frozen base (cached features)", "fine-tune"]
@@ -354,16 +378,16 @@ def test_augmentation_follows_the_seed():
 
 def test_tflite_extractor_gives_tensorflows_features_and_is_converted_once(tmp_path, monkeypatch):
     from kit.vision.backbones import build_backbone
-    from kit.vision.features import FeatureExtractor, lite_path, lite_worthwhile
+    from kit.vision.features import feature_extractor, lite_path, lite_worthwhile
     from kit.vision.transfer import Head
 
     monkeypatch.setenv("KIT_CACHE", str(tmp_path))
     base = build_backbone("small_cnn", 48, weights="none")
     pooling = Head(pool=3).pooling(base.output_shape[1:3])
     pixels = np.random.default_rng(0).integers(0, 255, (40, 48, 48, 3)).astype(np.uint8)
-    expected = FeatureExtractor(base, pooling, "rescale", batch_size=16)(pixels, progress=False)
+    expected = feature_extractor(base, pooling, 48, "rescale", batch_size=16)(pixels, progress=False)
     assert not lite_worthwhile("small-test", 40)
-    lite = FeatureExtractor(base, pooling, "rescale", batch_size=16, lite_key="small-test", progress=False)
+    lite = feature_extractor(base, pooling, 48, "rescale", batch_size=16, lite_key="small-test", progress=False)
     assert lite.engine == "tflite" and lite_path("small-test").is_file()
     np.testing.assert_allclose(lite(pixels, progress=False), expected, atol=1e-4)  # the last batch is smaller
     assert lite_worthwhile("small-test", 40)  # converted once, reused from now on
@@ -388,7 +412,8 @@ def test_cli_trains_three_classes_on_voc_face_crops(tmp_path):
             f"<object><name>{face.parent.name}</name><bndbox>{box}</bndbox></object></annotation>")
     report = tmp_path / "voc.json"
     proc = _kit("vision", "train", "--data", str(root), "--format", "voc", "--backbone", "small_cnn", "--epochs", "2",
-                "--img-size", "32", "--out", str(tmp_path / "model"), "--json", str(report), "--quiet")
+                "--img-size", "32", "--crops", "as given", "--out", str(tmp_path / "model"), "--json", str(report),
+                "--quiet")
     assert proc.returncode == 0, proc.stderr
     payload = json.loads(report.read_text())
     assert payload["classes"] == ["mask_weared_incorrect", "with_mask", "without_mask"]

@@ -1,9 +1,18 @@
 // Webcam mask detector front end.
-// getUserMedia -> <video>; every animation frame, if no frame is in flight, the video is
-// drawn into a hidden canvas, encoded as JPEG and sent to the kernel as a binary buffer.
-// At most one frame is in flight: while waiting, frames are dropped, never queued.
+// getUserMedia -> a hidden <video>; on each animation frame, if no frame is in flight, the
+// video is drawn into a canvas, kept, encoded as JPEG and sent to the kernel as a binary
+// buffer. At most one frame is in flight: while waiting, frames are dropped, never queued.
+// When the answer comes, the kept frame is shown with its boxes: a box is always drawn on
+// the picture it was computed for. FPS counts answered frames only; latency is the round
+// trip from sending a frame to drawing its answer.
 const COLOURS = { with_mask: "#00c800", without_mask: "#e60000", mask_weared_incorrect: "#ffd200" };
 const NAMES = { with_mask: "Mask", without_mask: "No Mask", mask_weared_incorrect: "Incorrect" };
+
+function percentile(values, q) {
+  if (!values.length) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
 
 function render({ model, el }) {
   const root = document.createElement("div");
@@ -17,15 +26,17 @@ function render({ model, el }) {
       <span class="thr-value"></span>
       <label class="upload">or upload an image/video <input class="file" type="file" accept="image/*,video/*"></label>
     </div>
-    <div class="message"></div>
-    <div class="stage"><video class="video" playsinline muted></video><img class="shown" hidden><canvas class="overlay"></canvas></div>
-    <div class="stats"><span class="fps">FPS –</span> · <span class="latency">latency – ms</span> · <span class="counts"></span></div>`;
+    <div class="message" role="status"></div>
+    <div class="stage"><canvas class="view"></canvas><video class="video" playsinline muted></video></div>
+    <div class="stats"><span class="fps">FPS –</span> · <span class="latency">latency –</span> ·
+      <span class="people">people –</span> · <span class="counts"></span></div>`;
   el.appendChild(root);
   const $ = (s) => root.querySelector(s);
-  const video = $(".video"), overlay = $(".overlay"), message = $(".message"), shown = $(".shown");
+  const video = $(".video"), view = $(".view"), message = $(".message");
   const grab = document.createElement("canvas");
-  let stream = null, running = false, inFlight = false, frameId = 0, sentAt = 0;
-  let stamps = [], lastFaces = null, lastSize = null;
+  const kept = document.createElement("canvas");  // the pixels of the frame in flight
+  let stream = null, running = false, inFlight = false, frameId = 0, sentAt = 0, sentId = 0;
+  let stamps = [], latencies = [], single = false;
 
   const select = $(".detector");
   for (const d of model.get("detectors")) {
@@ -34,66 +45,100 @@ function render({ model, el }) {
   select.value = model.get("detector");
   select.onchange = () => { model.set("detector", select.value); model.save_changes(); };
   const thr = $(".threshold");
-  thr.value = model.get("threshold"); $(".thr-value").textContent = thr.value;
-  thr.oninput = () => { $(".thr-value").textContent = thr.value; model.set("threshold", parseFloat(thr.value)); model.save_changes(); };
+  thr.value = model.get("threshold"); $(".thr-value").textContent = Number(thr.value).toFixed(2);
+  thr.oninput = () => {
+    $(".thr-value").textContent = Number(thr.value).toFixed(2);
+    model.set("threshold", parseFloat(thr.value)); model.save_changes();
+  };
 
   function say(text) { message.textContent = text || ""; }
 
-  function draw() {
-    const w = overlay.clientWidth, h = overlay.clientHeight;
-    overlay.width = w; overlay.height = h;
-    const ctx = overlay.getContext("2d");
-    ctx.clearRect(0, 0, w, h);
-    if (!lastFaces || !lastSize) return;
-    const sx = w / lastSize[0], sy = h / lastSize[1];
-    ctx.lineWidth = 3; ctx.font = "bold 15px system-ui, sans-serif";
-    for (const f of lastFaces) {
+  function clearView() {
+    const ctx = view.getContext("2d");
+    ctx.clearRect(0, 0, view.width, view.height);
+    view.classList.add("empty");
+  }
+
+  function showAnswer(faces, width, height) {
+    view.width = kept.width; view.height = kept.height;
+    view.classList.remove("empty");
+    const ctx = view.getContext("2d");
+    ctx.drawImage(kept, 0, 0);
+    const sx = kept.width / width, sy = kept.height / height;
+    const line = Math.max(2, Math.round(kept.width / 240));
+    ctx.lineWidth = line; ctx.font = `bold ${Math.max(12, Math.round(kept.width / 45))}px system-ui, sans-serif`;
+    for (const f of faces) {
       const [x1, y1, x2, y2] = f.box, c = COLOURS[f.label] || "#ccc";
       ctx.strokeStyle = c; ctx.fillStyle = c;
       ctx.strokeRect(x1 * sx, y1 * sy, (x2 - x1) * sx, (y2 - y1) * sy);
-      ctx.fillText(`${NAMES[f.label] || f.label} ${Math.round(f.prob * 100)}%`, x1 * sx, Math.max(14, y1 * sy - 6));
+      const who = f.track !== undefined ? `#${f.track} ` : "";
+      ctx.fillText(`${who}${NAMES[f.label] || f.label} ${Math.round(f.prob * 100)}%`, x1 * sx, Math.max(14, y1 * sy - 6));
     }
   }
 
   function sendFrame(source, width, height) {
-    if (inFlight) return;  // drop, never queue
+    if (inFlight || !width || !height) return;  // drop, never queue
     const scale = Math.min(1, model.get("max_width") / width);
     grab.width = Math.round(width * scale); grab.height = Math.round(height * scale);
     grab.getContext("2d").drawImage(source, 0, 0, grab.width, grab.height);
     inFlight = true;
     grab.toBlob(async (blob) => {
       if (!blob) { inFlight = false; return; }
+      kept.width = grab.width; kept.height = grab.height;
+      kept.getContext("2d").drawImage(grab, 0, 0);
       const buffer = await blob.arrayBuffer();
-      frameId += 1; sentAt = performance.now();
-      model.send({ type: "frame", id: frameId }, undefined, [buffer]);
-    }, "image/jpeg", 0.8);
+      frameId += 1; sentId = frameId; sentAt = performance.now();
+      model.send({ type: "frame", id: frameId, track: !single }, undefined, [buffer]);
+    }, "image/jpeg", 0.85);
   }
 
   function loop() {
     if (!running) return;
+    if (inFlight && sentAt && performance.now() - sentAt > 5000) inFlight = false;  // an answer that never came
     if (video.readyState >= 2 && video.videoWidth) sendFrame(video, video.videoWidth, video.videoHeight);
     requestAnimationFrame(loop);
   }
 
+  function updateStats(now) {
+    if (single) {
+      $(".fps").textContent = "FPS – (one image)";
+    } else {
+      stamps.push(now); stamps = stamps.filter((t) => now - t < 2000);
+      const fps = stamps.length > 1 ? (stamps.length - 1) / ((stamps[stamps.length - 1] - stamps[0]) / 1000) : null;
+      $(".fps").textContent = fps === null ? "FPS –" : `FPS ${fps.toFixed(1)}`;
+    }
+    const p50 = percentile(latencies, 0.5), p95 = percentile(latencies, 0.95);
+    $(".latency").textContent = p50 === null ? "latency –"
+      : `latency p50 ${Math.round(p50)} ms · p95 ${Math.round(p95)} ms`;
+  }
+
   model.on("msg:custom", (msg) => {
+    if (!msg || (msg.id !== sentId && msg.id !== null)) return;  // an answer to a frame we gave up on
     inFlight = false;
     const now = performance.now();
     if (msg.type === "error") { say(msg.message); return; }
     if (msg.type !== "result") return;
     say("");
+    latencies.push(now - sentAt); if (latencies.length > 200) latencies.shift();
     root.dataset.results = String(Number(root.dataset.results || 0) + 1);
-    lastFaces = msg.faces; lastSize = [msg.width, msg.height];
-    stamps.push(now); stamps = stamps.filter((t) => now - t < 2000);
-    const fps = stamps.length > 1 ? (stamps.length - 1) / ((stamps[stamps.length - 1] - stamps[0]) / 1000) : 0;
-    $(".fps").textContent = `FPS ${fps.toFixed(1)}`;
-    $(".latency").textContent = `latency ${Math.round(now - sentAt)} ms (kernel ${msg.kernel_ms} ms)`;
+    root.dataset.latencies = JSON.stringify(latencies.slice(-200).map(Math.round));
+    showAnswer(msg.faces, msg.width, msg.height);
+    updateStats(now);
+    $(".people").textContent = single ? "people –" : `people ${msg.people}`;
     $(".counts").innerHTML = Object.entries(msg.counts)
       .map(([k, v]) => `<span class="count" style="color:${COLOURS[k] || "#333"}">${NAMES[k] || k}: ${v}</span>`).join("");
-    draw();
   });
+
+  function resetStats() {
+    stamps = []; latencies = []; inFlight = false;
+    $(".fps").textContent = "FPS –"; $(".latency").textContent = "latency –";
+    $(".people").textContent = "people –"; $(".counts").innerHTML = "";
+    model.send({ type: "reset" });
+  }
 
   async function start() {
     stopStream();
+    single = false;
     if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       say("This browser gives no camera access here (a secure https:// or localhost page is needed). Upload an image or a video instead.");
       return;
@@ -106,7 +151,7 @@ function render({ model, el }) {
       say(`Camera not available: ${why}. Allow the camera in the browser, or upload an image or a video instead.`);
       return;
     }
-    shown.hidden = true; video.hidden = false;
+    resetStats();
     video.srcObject = stream; await video.play();
     running = true; $(".start").disabled = true; $(".stop").disabled = false; say("");
     loop();
@@ -115,31 +160,32 @@ function render({ model, el }) {
   function stopStream() {
     running = false; inFlight = false;
     if (stream) { stream.getTracks().forEach((t) => t.stop()); stream = null; }
-    if (video.src) { video.pause(); URL.revokeObjectURL(video.src); video.removeAttribute("src"); }
+    if (video.src) { video.pause(); URL.revokeObjectURL(video.src); video.removeAttribute("src"); video.load(); }
     video.srcObject = null;
     $(".start").disabled = false; $(".stop").disabled = true;
   }
 
   $(".start").onclick = start;
-  $(".stop").onclick = () => { stopStream(); lastFaces = null; draw(); };
+  $(".stop").onclick = () => { stopStream(); clearView(); $(".fps").textContent = "FPS –"; };
   $(".file").onchange = async () => {
     const file = $(".file").files[0];
     if (!file) return;
     stopStream();
     const url = URL.createObjectURL(file);
     if (file.type.startsWith("video/")) {
-      shown.hidden = true; video.hidden = false;
+      single = false; resetStats();
       video.src = url; video.loop = true;
       try { await video.play(); } catch (err) { say(`cannot play ${file.name}: ${err.message}`); return; }
       running = true; $(".stop").disabled = false; loop();
     } else {
-      video.hidden = true; shown.hidden = false;
-      shown.onload = () => { inFlight = false; sendFrame(shown, shown.naturalWidth, shown.naturalHeight); };
-      shown.onerror = () => say(`${file.name} is not an image the browser can show`);
-      shown.src = url;
+      single = true; resetStats();
+      const img = new Image();
+      img.onload = () => { inFlight = false; sendFrame(img, img.naturalWidth, img.naturalHeight); URL.revokeObjectURL(url); };
+      img.onerror = () => say(`${file.name} is not an image the browser can show`);
+      img.src = url;
     }
   };
-  new ResizeObserver(draw).observe(overlay);
+  clearView();
   return () => stopStream();
 }
 

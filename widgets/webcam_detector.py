@@ -1,23 +1,43 @@
 """The webcam mask detector: the browser's camera, the kernel's pipeline.
 
-The front end (``webcam_detector.js``) asks for the camera with getUserMedia, draws
-the video into a canvas, and sends downscaled JPEG frames to the kernel as binary
-buffers — at most one frame in flight, later frames are dropped, never queued. The
-kernel decodes each frame, runs :class:`kit.vision.pipeline.MaskDetector` and sends
-back the faces, which the browser draws over the live video with FPS, round-trip
-latency and counts per label. Users without a camera upload an image or a video.
-A frame that cannot be decoded gets an error message back; the kernel keeps running.
+The front end (``webcam_detector.js``) asks for the camera with getUserMedia, draws each
+video frame into a canvas and sends it to the kernel as a JPEG buffer — at most one
+frame in flight; later frames are dropped, never queued. It keeps the pixels it sent,
+and when the answer comes back it shows *that* frame with its boxes, so a box is never
+drawn over a picture it was not computed on. The kernel decodes the frame, runs
+:class:`kit.vision.pipeline.MaskDetector`, follows the faces into people
+(:class:`kit.vision.tracking.FaceTracker`) and sends back the faces, the counts and the
+people seen. Users without a camera upload an image or a video.
+
+Everything that arrives from the browser is checked before any work is done: the
+message type and frame id, the frame's size in bytes and (from its header) in pixels,
+and every synced setting (detector name, threshold, smallest face, frame width). A bad
+frame gets an error message back; the kernel keeps running.
 """
 from __future__ import annotations
 
+import math
 import pathlib
 import time
 
 import anywidget
-import numpy as np
 import traitlets
 
+from kit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, LIVE_MIN_FACE
+
 _HERE = pathlib.Path(__file__).parent
+OFFERED = tuple(name for name in ("centerface", "ssd", "haar", "yunet", "mtcnn") if name in DETECTORS)
+THRESHOLD_RANGE = (0.05, 0.95)
+MIN_FACE_RANGE = (8.0, 400.0)
+WIDTH_RANGE = (64, 1280)
+MAX_FRAME_ID = 2**53
+
+
+def _in_range(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not lo <= value <= hi:
+        raise traitlets.TraitError(f"{name} must be a number in {lo}..{hi}, got {value!r}")
+    return value
 
 
 class WebcamDetector(anywidget.AnyWidget):
@@ -25,11 +45,14 @@ class WebcamDetector(anywidget.AnyWidget):
 
     Parameters
     ----------
-    detector : {"ssd", "haar", "mtcnn"}
+    detector : str
+        One of :data:`OFFERED` (default ``centerface``).
     classifier : str
-        ``reference`` or a model exported by ``kit vision train``.
-    threshold : float
-        Detector score threshold.
+        ``default`` (the kit's three-class model), ``reference`` or a model folder.
+    threshold : float, optional
+        Detector score threshold (default: the detector's own).
+    min_face : float
+        Smallest face to find, in pixels of the frame the browser sends.
     max_width : int
         The browser downscales frames to at most this width before sending them.
     """
@@ -37,70 +60,137 @@ class WebcamDetector(anywidget.AnyWidget):
     _esm = _HERE / "webcam_detector.js"
     _css = _HERE / "webcam_detector.css"
 
-    detector = traitlets.Unicode("ssd").tag(sync=True)
-    detectors = traitlets.List(["ssd", "haar", "mtcnn"]).tag(sync=True)
+    detector = traitlets.Unicode(DEFAULT_DETECTOR).tag(sync=True)
+    detectors = traitlets.List(list(OFFERED)).tag(sync=True)
     threshold = traitlets.Float(0.5).tag(sync=True)
-    max_width = traitlets.Int(480).tag(sync=True)
+    min_face = traitlets.Float(LIVE_MIN_FACE).tag(sync=True)
+    max_width = traitlets.Int(640).tag(sync=True)
     counts = traitlets.Dict({}).tag(sync=True)
+    people = traitlets.Int(0).tag(sync=True)
     frames_processed = traitlets.Int(0).tag(sync=True)
     kernel_ms = traitlets.Float(0.0).tag(sync=True)
     last_error = traitlets.Unicode("").tag(sync=True)
 
-    def __init__(self, detector: str = "ssd", classifier: str = "reference", threshold: float = 0.5,
-                 max_width: int = 480, fast: bool = True, **kwargs):
-        super().__init__(detector=detector, threshold=threshold, max_width=max_width, **kwargs)
-        self._classifier_name = classifier
-        self._fast = fast
+    @traitlets.validate("detector")
+    def _check_detector(self, proposal):
+        if proposal["value"] not in OFFERED:
+            raise traitlets.TraitError(f"detector must be one of {', '.join(OFFERED)}, got {proposal['value']!r:.40}")
+        return proposal["value"]
+
+    @traitlets.validate("detectors")
+    def _check_detectors(self, proposal):
+        value = proposal["value"]
+        if not isinstance(value, list) or not value or any(v not in OFFERED for v in value):
+            raise traitlets.TraitError(f"detectors must be a list drawn from {', '.join(OFFERED)}")
+        return value
+
+    @traitlets.validate("threshold")
+    def _check_threshold(self, proposal):
+        return _in_range("threshold", proposal["value"], *THRESHOLD_RANGE)
+
+    @traitlets.validate("min_face")
+    def _check_min_face(self, proposal):
+        return _in_range("min_face", proposal["value"], *MIN_FACE_RANGE)
+
+    @traitlets.validate("max_width")
+    def _check_max_width(self, proposal):
+        return int(_in_range("max_width", proposal["value"], *WIDTH_RANGE))
+
+    def __init__(self, detector: str = DEFAULT_DETECTOR, classifier: str = "default", threshold: float | None = None,
+                 min_face: float = LIVE_MIN_FACE, max_width: int = 640, **kwargs):
+        from kit.vision.classifier import MaskClassifier
+
+        super().__init__(detector=detector, min_face=min_face, max_width=max_width, **kwargs)
+        self._classifier = MaskClassifier(classifier)
         self._pipelines: dict = {}
+        self._tracker = None
         self.history: list = []  # (time, counts per label) per processed frame, for statistics
-        self.pipeline()  # load models now, not on the first frame
+        if threshold is not None:
+            self.threshold = threshold
+        else:
+            self.threshold = float(getattr(self.pipeline().detector, "threshold", 0.5))
+        self.pipeline()  # load the models now, not on the first frame
         self.on_msg(self._on_frame)
 
     def pipeline(self):
-        """The pipeline for the current detector (built once per detector)."""
+        """The pipeline for the current detector (built once per detector), with the
+        current threshold and smallest face."""
         from kit.vision.pipeline import MaskDetector
 
         if self.detector not in self._pipelines:
-            shared = next(iter(self._pipelines.values()), None)
-            classifier = shared.classifier if shared else self._classifier_name
-            self._pipelines[self.detector] = MaskDetector(self.detector, classifier, fast=self._fast)
+            self._pipelines[self.detector] = MaskDetector(self.detector, self._classifier, min_face=self.min_face)
         pipe = self._pipelines[self.detector]
         if hasattr(pipe.detector, "threshold"):
             pipe.detector.threshold = float(self.threshold)
+        if hasattr(pipe.detector, "min_face"):
+            pipe.detector.min_face = float(self.min_face)
         return pipe
 
-    def handle_frame(self, jpeg: bytes, frame_id=None) -> dict:
-        """Decode one JPEG frame and detect; returns the message sent back to the browser."""
-        import cv2
+    def tracker(self):
+        """People seen in this session (a new one after :meth:`reset`)."""
+        if self._tracker is None:
+            from kit.vision.tracking import FaceTracker
+
+            self._tracker = FaceTracker(self._classifier.classes)
+        return self._tracker
+
+    def reset(self) -> None:
+        """Forget the people seen (the browser sends this on Start and on a new upload)."""
+        self._tracker = None
+        self.people = 0
+
+    def handle_frame(self, jpeg: bytes, frame_id=None, track: bool = True) -> dict:
+        """Check and decode one JPEG frame and detect; returns the message for the browser."""
+        from kit.data.images import decode_bgr
+        from kit.errors import KitError
+        from kit.limits import max_frame_bytes
 
         if not jpeg:
             return {"type": "error", "id": frame_id, "message": f"frame {frame_id}: no image data received"}
-        frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-        if frame is None:
+        if len(jpeg) > max_frame_bytes():
             return {"type": "error", "id": frame_id,
-                    "message": f"frame {frame_id}: could not decode {len(jpeg)} bytes as an image (malformed JPEG)"}
+                    "message": f"frame {frame_id}: {len(jpeg):,} bytes is more than the limit of "
+                               f"{max_frame_bytes():,} (KIT_MAX_FRAME_BYTES); send smaller frames"}
+        try:
+            frame = decode_bgr(jpeg, f"frame {frame_id}", "KIT_MAX_FRAME_PIXELS")
+        except KitError as exc:
+            return {"type": "error", "id": frame_id, "message": str(exc)}
         pipe = self.pipeline()
         t0 = time.perf_counter()
-        result = pipe.process(frame, stream=True)
+        result = pipe.process(frame)
+        faces = self.tracker().update(result.faces) if track else result.faces
         ms = (time.perf_counter() - t0) * 1000
-        counts = {label: sum(f.label == label for f in result.faces) for label in pipe.classifier.classes}
+        counts = {label: sum(f.label == label for f in faces) for label in pipe.classes}
         self.history.append((time.time(), counts))
+        del self.history[:-10_000]  # a long session keeps the last hour or so
         return {"type": "result", "id": frame_id, "width": int(frame.shape[1]), "height": int(frame.shape[0]),
-                "faces": [f.to_json() for f in result.faces], "kernel_ms": round(ms, 1),
-                "detected": result.detected, "counts": counts}
+                "faces": [f.to_json() for f in faces], "kernel_ms": round(ms, 1), "counts": counts,
+                "people": len(self.tracker().people) if track else 0,
+                "stages_ms": {k: round(v, 1) for k, v in result.timings.items()}}
 
     def _on_frame(self, _widget, content, buffers):
-        if not isinstance(content, dict) or content.get("type") != "frame":
+        if not isinstance(content, dict):
             return
+        kind = content.get("type")
+        if kind == "reset":
+            self.reset()
+            return
+        if kind != "frame":
+            return
+        frame_id = content.get("id")
+        if isinstance(frame_id, bool) or not isinstance(frame_id, int) or not 0 <= frame_id <= MAX_FRAME_ID:
+            self.send({"type": "error", "id": None, "message": "a frame needs a whole-number id"})
+            return
+        track = content.get("track", True) is not False
         try:
-            reply = self.handle_frame(bytes(buffers[0]) if buffers else b"", content.get("id"))
-        except Exception as exc:  # never let one bad frame take the kernel's widget down
-            reply = {"type": "error", "id": content.get("id"),
-                     "message": f"frame {content.get('id')}: {type(exc).__name__}: {exc}"}
+            reply = self.handle_frame(bytes(buffers[0]) if buffers else b"", frame_id, track)
+        except Exception as exc:  # never let one bad frame take the widget down; the message names it
+            reply = {"type": "error", "id": frame_id, "message": f"frame {frame_id}: {type(exc).__name__}: {exc}"}
         if reply["type"] == "result":
             self.frames_processed += 1
             self.kernel_ms = reply["kernel_ms"]
             self.counts = reply["counts"]
+            self.people = reply["people"]
             self.last_error = ""
         else:
             self.last_error = reply["message"]

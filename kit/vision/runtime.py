@@ -1,0 +1,79 @@
+"""The engines the vision code runs on: TensorFlow/Keras, TFLite and ONNX Runtime.
+
+Nothing here runs at import time. TensorFlow's start-up chatter is silenced only when
+:func:`import_tensorflow` is first called, and only for that import; ONNX Runtime's
+logging is set per session, never for the whole process.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+
+from kit.errors import MissingDependency
+
+
+def import_tensorflow():
+    """Import TensorFlow without its start-up banner in lessons and apps.
+
+    The banner (oneDNN notes, absl lines) is written by C++ straight to file descriptor
+    2 before any Python log level applies, so the descriptor is pointed at /dev/null for
+    the duration of the import. Real errors still raise.
+    """
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            import tensorflow  # noqa: F401
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+    tensorflow = sys.modules["tensorflow"]
+    # "triggered tf.function retracing" advice about TensorFlow internals would fill the
+    # lessons whenever several models train in one kernel; errors still raise.
+    tensorflow.get_logger().setLevel("ERROR")
+    return tensorflow
+
+
+def _quiet_fd2(fn, *args, **kwargs):
+    """Run ``fn`` with file descriptor 2 silenced (TFLite prints its XNNPACK notice there)."""
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        return fn(*args, **kwargs)
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def lite_interpreter(path, threads: int | None = None):
+    """A TFLite interpreter (XNNPACK on CPU) for ``path``, tensors allocated.
+
+    Without TensorFlow's notice that ``tf.lite.Interpreter`` moves to another package and
+    without the "Created TensorFlow Lite XNNPACK delegate" line it prints on stderr.
+    """
+    tf = import_tensorflow()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"\s*Warning: tf\.lite\.Interpreter is deprecated")
+        interpreter = tf.lite.Interpreter(model_path=str(path), num_threads=threads or os.cpu_count())
+    _quiet_fd2(interpreter.allocate_tensors)
+    return interpreter
+
+
+def onnx_session(model: bytes | str, threads: int | None = None):
+    """An ONNX Runtime CPU session for a model file or its bytes, with its warnings kept quiet."""
+    try:
+        import onnxruntime
+    except ImportError:
+        raise MissingDependency("this face detector needs onnxruntime: pip install onnxruntime "
+                                "(it is a dependency of the kit; reinstall with pip install -e .)") from None
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3  # errors only: the old exports warn about every BatchNorm counter
+    options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(model if isinstance(model, bytes) else str(model), options,
+                                        providers=["CPUExecutionProvider"])
