@@ -419,3 +419,23 @@ def test_cli_trains_three_classes_on_voc_face_crops(tmp_path):
     assert payload["classes"] == ["mask_weared_incorrect", "with_mask", "without_mask"]
     assert payload["n_train"] + payload["n_val"] + payload["n_test"] == 30
     assert len(payload["test"]["confusion"]) == 3 and payload["test"]["roc_auc"] is None
+
+
+def test_a_one_class_folder_is_evaluated_over_its_class_but_not_trained_on(tmp_path):
+    """Masked close-ups only (with_mask/): the default three-class model is scored over that one
+    class and says so; training on it is refused with the reason."""
+    require_models()
+    from kit.data.images import open_image_set
+    from kit.vision.transfer import train
+
+    folder = synthetic.face_images(tmp_path / "closeups", n_subjects=6, size=64, seed=3, classes=("with_mask",))
+    images = open_image_set(folder)
+    assert images.classes == ("with_mask",) and len(images) == 6
+    with pytest.raises(ValueError, match="training needs at least two classes"):
+        train(images, "small_cnn", crops="as given", progress=False)
+    out = tmp_path / "eval.json"
+    proc = _kit("vision", "evaluate", "--model", "default", "--data", str(folder), "--json", str(out), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "note: scored over the data's 1 class(es) with_mask" in proc.stdout
+    payload = json.loads(out.read_text())
+    assert payload["test"]["classes"] == ["with_mask"] and payload["n_images"] == 6

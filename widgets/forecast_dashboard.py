@@ -13,6 +13,7 @@ from IPython.display import display
 
 from kit.data.tidy import select_series
 from kit.forecast import MODEL_CLASSES, compare
+from kit.forecast.models import BASELINES
 
 
 class ForecastDashboard(W.VBox):
@@ -36,8 +37,8 @@ class ForecastDashboard(W.VBox):
         self.region = W.Dropdown(options=regions, value=region or regions[0], description="region")
         self.target = W.ToggleButtons(options=measures, value=target if target in measures else measures[0],
                                       description="target")
-        self.models = W.SelectMultiple(options=[m for m in MODEL_CLASSES if m not in ("naive", "drift")],
-                                       value=[m for m in models if m in MODEL_CLASSES and m not in ("naive", "drift")],
+        self.models = W.SelectMultiple(options=[m for m in MODEL_CLASSES if m not in BASELINES],
+                                       value=[m for m in models if m in MODEL_CLASSES and m not in BASELINES],
                                        description="models", rows=8)
         self.horizon = W.IntSlider(value=horizon, min=1, max=60, description="horizon")
         self.folds = W.IntSlider(value=folds, min=0, max=10, description="folds",

@@ -13,11 +13,12 @@ import anywidget
 import numpy as np
 import traitlets
 
-from kit.epi import ParameterError, peak, simulate
+from kit.epi import ParameterError, get_model, peak, simulate
 from kit.epi.demography import country_parameters, demography
 
 _HERE = pathlib.Path(__file__).parent
 
+EXPLORER_SCENARIO = {"r0_start": 3.2, "r0_end": 0.9, "x0": 90.0}
 SLIDERS = [
     {"name": "r0_start", "label": "R0 before the intervention", "min": 0.5, "max": 6.0, "step": 0.1},
     {"name": "r0_end", "label": "R0 after the intervention", "min": 0.3, "max": 4.0, "step": 0.05},
@@ -59,8 +60,11 @@ class SEIRDExplorer(anywidget.AnyWidget):
     days = traitlets.Int(300).tag(sync=True)
 
     def __init__(self, country: str = "Italy", days: int = 300, **params):
-        defaults = {"r0_start": 3.2, "r0_end": 0.9, "x0": 90.0, "incubation_days": 3.0,
-                    "infectious_days": 9.0, "k": 0.5, "initial_exposed": 1.0}
+        # The model's own defaults for what is not country-specific, with the explorer's story on
+        # top: an intervention on day 90. p_IC, p_CD and ICU beds come from the country.
+        model_defaults = get_model("seird-icu").defaults()
+        defaults = {**{k: model_defaults[k] for k in ("incubation_days", "infectious_days", "k", "initial_exposed")},
+                    **EXPLORER_SCENARIO}
         self._fixed = {k: v for k, v in params.items() if k not in {s["name"] for s in SLIDERS}}
         chosen = {**defaults, **{k: v for k, v in params.items() if k in {s["name"] for s in SLIDERS}}}
         if "beds_per_100k" not in chosen:

@@ -26,9 +26,9 @@ import pandas as pd
 from kit.errors import DataError, ImageReadError, MissingInputError, ParameterError
 from kit.limits import check_pixels
 
+from .classes import MASK_CLASSES
+
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"})
-# The classes of the course's mask data, as the VOC set spells them (one place for the names).
-MASK_CLASSES = ("with_mask", "without_mask", "mask_weared_incorrect")
 VOC_CLASSES = MASK_CLASSES
 # Observations-style names: N.jpg, N-with-mask.jpg, N-incorrect.jpg all show subject N.
 _SUBJECT_SUFFIX = re.compile(r"(-with-mask|-without-mask|-incorrect|-mask)$", re.IGNORECASE)
@@ -350,9 +350,9 @@ def load_image_folder(root: str | Path, classes=None, groups: str | None = "subj
         rows, skipped = _checked_rows(files, check, progress, f"checking {root.name}", lambda p, cls: {
             "path": str(p), "label": cls, "group": subject_of(p) if groups == "subject" else str(p)})
         present = tuple(sorted({r["label"] for r in rows}))
-        if len(present) < 2:
+        if not present:
             found = ", ".join(f"{p.name}/ ({len(_image_files(p))} images)" for p in folders) or "no sub-folders"
-            raise DataError(f"{root}: a folder-per-class set needs images in at least two class folders; found "
+            raise DataError(f"{root}: a folder-per-class set needs readable images in its class folders; found "
                             f"{found}. For a folder whose images all show one class, give that class "
                             f"(label='with_mask', or --data with_mask={root})")
     frame = pd.DataFrame(rows, columns=["path", "label", "group"])
@@ -507,8 +507,8 @@ def find_image_root(folder: str | Path, pattern: str | None = None) -> tuple[Pat
     """Where the images are inside an unpacked archive, and in which layout.
 
     Returns ``(root, "voc")`` for a folder with ``images/`` and ``annotations/``, or
-    ``(root, "folders")`` for the shallowest folder holding two or more class folders
-    named like the course's classes. ``pattern`` (a glob, from the registry entry's
+    ``(root, "folders")`` for the shallowest folder holding class folders named like the
+    course's classes (one is enough: a set of masked close-ups to evaluate on). ``pattern`` (a glob, from the registry entry's
     ``root``) picks the folder directly.
     """
     folder = Path(folder)
@@ -524,7 +524,7 @@ def find_image_root(folder: str | Path, pattern: str | None = None) -> tuple[Pat
             break
         if (candidate / "images").is_dir() and (candidate / "annotations").is_dir():
             return candidate, "voc"
-        if sum((candidate / c).is_dir() for c in MASK_CLASSES) >= 2:
+        if any((candidate / c).is_dir() for c in MASK_CLASSES):
             return candidate, "folders"
     raise MissingInputError(f"{folder}: no class folders ({', '.join(MASK_CLASSES)}) and no "
                             f"images/ + annotations/ folders found in it; for other class names say "

@@ -8,12 +8,12 @@ fitting with uncertainty and the scenarios the course asks about.
 from .demography import country_parameters, icu_probabilities
 from kit.errors import FitError, ParameterError
 
-from .fit import FitResult, fit
+from .fit import FitResult, fit, fit_region
 from .integrate import Simulation, integrate, simulate
 from .models import MODELS, get_model, icu_beds, logistic_r0
 from .outbreak import outbreak
 from .scenarios import ensemble_band, intervention_effect, peak
 
 __all__ = ["FitError", "FitResult", "MODELS", "ParameterError", "Simulation", "country_parameters",
-           "ensemble_band", "fit", "get_model", "icu_beds", "icu_probabilities", "integrate",
+           "ensemble_band", "fit", "fit_region", "get_model", "icu_beds", "icu_probabilities", "integrate",
            "intervention_effect", "logistic_r0", "outbreak", "peak", "simulate"]

@@ -63,36 +63,34 @@ def cmd_fit(args) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from kit import epi
-    from kit.data import load_timeseries, select_series
+    from kit.data import load_timeseries
+
+    from .fit import fit_region
 
     frame = load_timeseries(args.source, measures=(args.target,))
-    series = select_series(frame, args.region, args.target, args.province)
-    params = {**epi.demography.region_parameters(series.attrs["region"], frame), **_params(args.param)}
-    if "population" not in params:
-        raise UsageError(f"population of {args.region!r} unknown: pass -p population=N")
-    if args.model != "seird-icu":
-        params = {k: v for k, v in params.items() if k not in ("p_ic", "p_cd", "beds_per_100k")}
-    result = epi.fit(series, model=args.model, target=args.target, start=args.start, end=args.end,
-                     lead_days=args.lead_days, fit_p_cd=args.fit_p_cd, **params)
+    result = fit_region(frame, args.region, target=args.target, province=args.province, model=args.model,
+                        start=args.start, end=args.end, lead_days=args.lead_days, fit_p_cd=args.fit_p_cd,
+                        **_params(args.param))
     print(result.parameters[result.parameters["varied"]].to_string(index=False))
     print(f"RMSE {result.rmse:.4g} on {result.n_points} daily points; model day 0 = {result.start.date()}")
     if args.json:
-        write_json(args.json, {"region": series.attrs["region"], **result.to_json()})
+        write_json(args.json, {"region": result.region, **result.to_json()})
     if args.plot:
         from kit.epi.plots import plot_fit
 
         ax = plot_fit(result, result.band() if result.covariance is not None else None,
-                      title=f"{series.attrs['region']}: fit to daily {args.target}")
+                      title=f"{result.region}: fit to daily {args.target}")
         ax.figure.savefig(args.plot, dpi=110, bbox_inches="tight")
     return 0
 
 
 def register(sub) -> None:
     """Add ``kit epi ...`` to the main parser."""
+    from .models import MODELS
+
     epi = sub.add_parser("epi", help="compartmental models").add_subparsers(dest="action", required=True)
     p = epi.add_parser("simulate", help="simulate SEIR / SEIRD / SEIRD-ICU")
-    p.add_argument("--model", default="seird-icu", choices=["seir", "seird", "seird-icu"])
+    p.add_argument("--model", default="seird-icu", choices=list(MODELS))
     p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                    help="model parameter, e.g. -p r0_start=3.2 -p x0=60")
     p.add_argument("--country", help="take population, p_ic, p_cd and ICU beds from the demography table")
@@ -106,7 +104,7 @@ def register(sub) -> None:
     p.add_argument("--region", required=True)
     p.add_argument("--province")
     p.add_argument("--target", default="deaths", choices=["deaths", "confirmed"])
-    p.add_argument("--model", default="seird-icu", choices=["seir", "seird", "seird-icu"])
+    p.add_argument("--model", default="seird-icu", choices=list(MODELS))
     p.add_argument("--start")
     p.add_argument("--end")
     p.add_argument("--lead-days", type=int, default=30, help="model day 0 = this many days before the first count")

@@ -67,6 +67,7 @@ class FitResult:
     bic: float
     reduced_chisqr: float
     lmfit_result: object = field(repr=False, default=None)
+    region: str = ""
 
     def value(self, name: str) -> float:
         return float(self.all_parameters[name])
@@ -184,8 +185,11 @@ def prepare_series(observed: pd.Series, target: str = "deaths", lead_days: int =
     return daily, day0
 
 
+DEFAULT_VARY = ("r0_start", "r0_end", "k", "x0", "initial_exposed")
+
+
 def fit(observed: pd.Series, *, model: str = "seird-icu", target: str = "deaths",
-        vary: tuple = ("r0_start", "r0_end", "k", "x0"), fit_p_cd: bool = False,
+        vary: tuple = DEFAULT_VARY, fit_p_cd: bool = False,
         reporting_fraction: float | None = None, lead_days: int = 30, start: str | None = None,
         end: str | None = None, starts: int = 3, max_evaluations: int = 3000, **fixed) -> FitResult:
     """Fit a compartmental model to a cumulative series of deaths or confirmed cases.
@@ -198,7 +202,8 @@ def fit(observed: pd.Series, *, model: str = "seird-icu", target: str = "deaths"
         ``seird-icu`` (default), ``seird`` or ``seir`` (``seir`` only with ``target="confirmed"``).
     target : {"deaths", "confirmed"}
     vary : tuple of str
-        Parameters to estimate; R0_start, R0_end, k and x0 by default.
+        Parameters to estimate: R0 before and after the intervention, its steepness and
+        day, and how many were exposed on day 0 (a count nobody knows) by default.
     fit_p_cd : bool
         Also estimate p_CD (ICU model).
     reporting_fraction : float, optional
@@ -298,3 +303,44 @@ def fit(observed: pd.Series, *, model: str = "seird-icu", target: str = "deaths"
         all_parameters=estimates, covariance=covariance, varied=vary, aic=float(best.aic),
         bic=float(best.bic), reduced_chisqr=float(best.redchi), lmfit_result=best,
     )
+
+
+ICU_ONLY = ("p_ic", "p_cd", "beds_per_100k")
+
+
+def fit_region(frame: pd.DataFrame, region: str, *, target: str = "deaths", province: str | None = None,
+               model: str = "seird-icu", start: str | None = None, end: str | None = None, lead_days: int = 30,
+               fit_p_cd: bool = False, **params) -> FitResult:
+    """Fit the model to one region of a tidy frame: the one path ``kit epi fit`` and lesson 02 share.
+
+    The region's known parameters (population, age-weighted p_IC and p_CD, ICU beds from the
+    demography table, or a synthetic region's population) fill in what ``params`` leaves out.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Tidy counts (:func:`kit.data.load_timeseries`).
+    region, province : str
+    **params
+        Model parameters held fixed (e.g. ``population``), overriding the known ones.
+
+    Raises
+    ------
+    FitError
+        When the population is unknown (pass ``population=``) or the data cannot be fitted.
+    """
+    from kit.data import select_series
+
+    from .demography import region_parameters
+
+    series = select_series(frame, region, target, province)
+    known = {**region_parameters(series.attrs["region"], frame, province), **params}
+    if "population" not in known:
+        raise FitError(f"population of {region!r}{' / ' + province if province else ''} is unknown: "
+                       f"pass population=N (-p population=N)")
+    if model != "seird-icu":
+        known = {k: v for k, v in known.items() if k not in ICU_ONLY}
+    result = fit(series, model=model, target=target, start=start, end=end, lead_days=lead_days,
+                 fit_p_cd=fit_p_cd, **known)
+    result.region = series.attrs["region"] + (f" / {province}" if province else "")
+    return result

@@ -26,6 +26,10 @@ import pandas as pd
 from kit.data.synthetic import DEFAULT_OUTBREAK, SYNTHETIC_LABEL
 from kit.errors import ParameterError
 
+from .models import get_model
+
+MODEL_DEFAULTS = get_model("seird-icu").defaults()
+
 # Reported share of a week's counts on Mon..Sun: weekend dips, early-week catch-up.
 WEEKDAY_REPORTING = (1.10, 1.05, 1.0, 1.0, 0.98, 0.80, 0.62)
 
@@ -107,8 +111,8 @@ def _province_truth(rng: np.random.Generator) -> ProvinceTruth:
         r0_end=float(rng.uniform(0.6, 1.1)),
         intervention_day=float(rng.uniform(35, 60)),
         k=float(rng.uniform(0.15, 0.5)),
-        incubation_days=3.0,   # the course's values (kit.epi defaults), so fits can recover R0
-        infectious_days=9.0,
+        incubation_days=MODEL_DEFAULTS["incubation_days"],   # the model's own, so fits can recover R0
+        infectious_days=MODEL_DEFAULTS["infectious_days"],
         p_ic=float(rng.uniform(0.03, 0.06)),
         p_cd=float(rng.uniform(0.4, 0.65)),
         beds_per_100k=float(rng.uniform(8.0, 30.0)),

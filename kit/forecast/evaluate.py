@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .models import Forecaster, SkipModel, check_series, make_models
+from .models import BASELINES, Forecaster, SkipModel, check_series, make_models
 from kit.errors import ParameterError
 
 
@@ -146,7 +146,7 @@ class Comparison:
                 continue
             fc = runs[fold]
             line = ax.plot(fc.index, fc["mean"], lw=1.6, label=name,
-                           ls="--" if name in ("naive", "drift") else "-")[0]
+                           ls="--" if name in BASELINES else "-")[0]
             if intervals and fc["lower"].notna().all() and name == self.best:
                 ax.fill_between(fc.index, fc["lower"], fc["upper"], color=line.get_color(), alpha=0.15,
                                 label=f"{name} 95 % interval")
@@ -166,7 +166,7 @@ class Comparison:
         ax = ax or plt.subplots(figsize=(9, 4))[1]
         for name, part in self.by_horizon.groupby("model"):
             ax.plot(part["step"], part["rmse"], marker="o", lw=1.5, label=name,
-                    ls="--" if name in ("naive", "drift") else "-")
+                    ls="--" if name in BASELINES else "-")
         ax.set_xlabel("days ahead")
         ax.set_ylabel("RMSE")
         if log:
