@@ -4,19 +4,15 @@ One place for each limit; each can be raised (or lowered) with an environment
 variable, documented in the README's environment table. A value that is not a
 positive number is an error naming the variable, never silently replaced.
 
-=====================  ==========================  =======================================
-variable               default                     what it bounds
-=====================  ==========================  =======================================
-KIT_MAX_PIXELS         50,000,000                  pixels of one image or video frame,
-                                                   read from the header before decoding
-KIT_MAX_FRAME_BYTES    8,000,000                   bytes of one frame sent by a browser
-KIT_MAX_FRAME_PIXELS   8,294,400                   pixels of one frame sent by a browser (4K)
-KIT_MAX_EXTRACT_BYTES  20,000,000,000              bytes an archive may unpack to
-KIT_MAX_COMPRESSION    200                         unpacked size / packed size of an archive
-KIT_TIMEOUT            30                          seconds to wait for a network answer
-KIT_DEADLINE           3600                        seconds one download may take in all
-KIT_MAX_REGISTRY_BYTES 1,000,000                   size of a registry file
-=====================  ==========================  =======================================
+The defaults are in ``DEFAULTS`` below; the README's environment table shows them (a
+test keeps the two equal):
+
+- ``KIT_MAX_PIXELS``: pixels of one image or video frame, read from the header before decoding
+- ``KIT_MAX_FRAME_BYTES``, ``KIT_MAX_FRAME_PIXELS``: bytes and pixels of one frame sent by a browser
+- ``KIT_MAX_EXTRACT_BYTES``, ``KIT_MAX_COMPRESSION``: what an archive may unpack to, in bytes and
+  as unpacked / packed size (a registry entry may set its own under ``limits``)
+- ``KIT_TIMEOUT``, ``KIT_DEADLINE``: seconds to wait for a network answer, and for a whole download
+- ``KIT_MAX_REGISTRY_BYTES``: size of a registry file
 """
 from __future__ import annotations
 

@@ -52,8 +52,9 @@ def cache(tmp_path, monkeypatch):
 
 class FaultyServer:
     """Loopback HTTP server. ``routes[path] = (status, body, behaviour)`` with behaviour
-    one of None, "truncate" (announce the full length, send half, close) or "slow"
-    (sleep before answering)."""
+    one of None, "truncate" (announce the full length, send half, close), "slow" (sleep
+    before answering), "drip" (send the body a byte every 0.2 s) or "huge" (announce
+    5 GB, send the body)."""
 
     def __init__(self):
         self.routes: dict[str, tuple] = {}
@@ -70,8 +71,17 @@ class FaultyServer:
                 if behaviour == "slow":
                     time.sleep(4)
                 self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Content-Length", str(5 * 10**9 if behaviour == "huge" else len(body)))
                 self.end_headers()
+                if behaviour == "drip":
+                    try:
+                        for byte in body:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(0.2)
+                    except (BrokenPipeError, ConnectionResetError):
+                        pass
+                    return
                 if behaviour == "truncate":
                     self.wfile.write(body[: len(body) // 2])
                     self.wfile.flush()

@@ -81,9 +81,12 @@ def test_cached_file_that_was_tampered_with_is_replaced(cache, server, write_reg
     reg = registry_with(write_registry, server, "/good.csv")
     path = fetch("sample", registry=reg, progress=False)
     path.write_bytes(b"corrupted")
-    assert decide(cache_state(reg["sample"]))[0] == "update"
-    assert fetch("sample", registry=reg, progress=False).read_bytes() == GOOD
+    assert decide(cache_state(reg["sample"]))[0] == "set-aside"
+    with pytest.warns(UserWarning, match="kept as sample.csv.untrusted-"):
+        assert fetch("sample", registry=reg, progress=False).read_bytes() == GOOD
     assert server.hits["/good.csv"] == 2
+    kept = [p for p in path.parent.iterdir() if ".untrusted-" in p.name]
+    assert len(kept) == 1 and kept[0].read_bytes() == b"corrupted"  # set aside, never deleted
 
 
 def test_mirror_is_tried_before_network_and_offline_skips_urls(cache, server, write_registry, tmp_path, monkeypatch):
@@ -129,7 +132,7 @@ def test_zip_is_unpacked(cache, server, write_registry):
     assert (folder / "data" / "b" / "c.txt").read_bytes() == b"c"
 
 
-def test_zip_escaping_the_folder_is_refused_and_removed(cache, server, write_registry, tmp_path):
+def test_zip_escaping_the_folder_is_refused_and_set_aside(cache, server, write_registry, tmp_path):
     archive = make_zip({"ok.txt": b"fine", "../evil": b"pwned"})
     server.routes["/evil.zip"] = (200, archive, None)
     reg = load_registry(write_registry([{"name": "evil", "filename": "evil.zip", "sha256": sha256(archive),
@@ -137,7 +140,8 @@ def test_zip_escaping_the_folder_is_refused_and_removed(cache, server, write_reg
     with pytest.raises(FetchError, match=r"'\.\./evil'.*outside"):
         fetch("evil", registry=reg, progress=False)
     assert not any(p.name == "evil" and p.is_file() for p in tmp_path.rglob("*"))
-    assert cache_files(cache) == []  # the archive itself is dropped too
+    # the archive is moved aside (it may be a file the user placed) and nothing was unpacked
+    assert cache_files(cache) == ["evil/evil.zip.refused"]
 
 
 def _fetch_in_process(args):

@@ -133,3 +133,39 @@ def test_registry_source_through_the_mirror(tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="UNVERIFIED"):
         frame = load_timeseries("jhu_global", measures=("confirmed", "deaths"))
     assert frame.attrs["measures"] == ["confirmed", "deaths"]
+
+
+# --- hostile and broken files: every fault names the file, the column and the line ---------------
+
+@pytest.mark.parametrize("text,message", [
+    ("", "x.csv: the file is empty"),
+    ("date,region,confirmed\n", "x.csv: has a header (date, region, confirmed) but no rows"),
+    ("date,region,confirmed\n2020-01-01,X,inf\n", "x.csv: column 'confirmed', line 2: 'inf' is not a finite count"),
+    ("date,region,confirmed\n2020-01-01,X,1\n01/02/2020,X,2\n", "x.csv: column 'date' mixes date forms: line 2"),
+    ("date,region,confirmed\n01/13/2020,X,1\n13/01/2020,X,2\n", "line 3 ('13/01/2020') can only be day first"),
+])
+def test_tidy_faults_name_file_column_and_line(tmp_path, text, message):
+    with pytest.raises(DataValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        read_tidy_csv(write(tmp_path, "x.csv", text))
+
+
+def test_non_utf8_csv_names_the_file(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("date,region,confirmed\n2020-01-01,Curaçao,1\n".encode("latin-1"))
+    with pytest.raises(DataValidationError, match="latin.csv: not UTF-8 text .byte 0xe7"):
+        read_tidy_csv(path)
+
+
+def test_day_first_dates_are_read_day_first_for_the_whole_file(tmp_path):
+    frame = read_tidy_csv(write(tmp_path, "x.csv", "date,region,confirmed\n02/01/2020,X,1\n13/01/2020,X,2\n"))
+    assert [d.date().isoformat() for d in frame["date"]] == ["2020-01-02", "2020-01-13"]
+
+
+def test_duplicated_dates_are_refused_not_summed(tmp_path):
+    owid = OWID + "ITA,Europe,Italy,2020-02-25,330,8,10\n"
+    with pytest.raises(DataValidationError, match="owid.csv: columns .location. and .date.: Italy on 2020-02-25 "
+                                                  "appears twice .lines"):
+        load_owid(write(tmp_path, "owid.csv", owid))
+    twice = GLOBAL.replace("1/24/20", "01/23/20")
+    with pytest.raises(DataValidationError, match="columns '1/23/20' and '01/23/20' are the same date"):
+        load_jhu(confirmed=write(tmp_path, "time_series_covid19_confirmed_global.csv", twice))

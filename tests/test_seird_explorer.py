@@ -23,14 +23,24 @@ def test_explorer_age_profile_changes_probabilities():
     assert w.summary["p_ic"] < italy and w.summary["population"] > 1e9
 
 
-def test_bad_slider_value_shows_message_and_keeps_last_curve():
+def test_values_from_the_browser_are_checked_before_any_simulation():
+    """A comm message can carry anything: days = 3,000,000 would keep the kernel busy for
+    seconds and send back 100 MB. Out-of-range values are refused and nothing is recomputed."""
+    import pytest
+    import traitlets
+
     w = SEIRDExplorer(country="Italy")
     curve = list(w.series["C"])
-    w.params = {**w.params, "infectious_days": 0.0}
-    assert "infectious_days" in w.error and "positive" in w.error
-    assert w.series["C"] == curve
+    hostile = [("days", 3_000_000), ("days", 0), ("country", "../../etc"),
+               ("params", {**w.params, "infectious_days": 0.0}), ("params", {**w.params, "x0": float("nan")}),
+               ("params", {**w.params, "population": 1e12}), ("params", {**w.params, "r0_start": "3"}),
+               ("sliders", [{"name": "x0", "min": 0, "max": 10**9, "step": 1}])]
+    for name, value in hostile:
+        with pytest.raises(traitlets.TraitError):
+            setattr(w, name, value)
+    assert w.series["C"] == curve and w.error == ""
     w.params = {**w.params, "infectious_days": 9.0}
-    assert w.error == ""
+    assert w.error == "" and len(w.series["C"]) == 300
 
 
 def test_every_slider_is_a_model_parameter_with_a_valid_range():

@@ -7,6 +7,7 @@ draws by updating the existing SVG paths, so nothing flickers.
 """
 from __future__ import annotations
 
+import math
 import pathlib
 
 import anywidget
@@ -19,6 +20,7 @@ from kit.epi.demography import country_parameters, demography
 _HERE = pathlib.Path(__file__).parent
 
 EXPLORER_SCENARIO = {"r0_start": 3.2, "r0_end": 0.9, "x0": 90.0}
+MAX_DAYS = (10, 1000)
 SLIDERS = [
     {"name": "r0_start", "label": "R0 before the intervention", "min": 0.5, "max": 6.0, "step": 0.1},
     {"name": "r0_end", "label": "R0 after the intervention", "min": 0.3, "max": 4.0, "step": 0.05},
@@ -59,14 +61,52 @@ class SEIRDExplorer(anywidget.AnyWidget):
     error = traitlets.Unicode("").tag(sync=True)
     days = traitlets.Int(300).tag(sync=True)
 
+    # Everything a browser sends is checked before any simulation runs: a comm message can
+    # carry any value (days = 3,000,000 would keep the kernel busy and send back 100 MB).
+    @traitlets.validate("days")
+    def _check_days(self, proposal):
+        value = proposal["value"]
+        if not MAX_DAYS[0] <= value <= MAX_DAYS[1]:
+            raise traitlets.TraitError(f"days must be in {MAX_DAYS[0]}..{MAX_DAYS[1]}, got {value!r}")
+        return value
+
+    @traitlets.validate("country")
+    def _check_country(self, proposal):
+        if proposal["value"] not in set(demography().index):
+            raise traitlets.TraitError(f"unknown country {proposal['value']!r:.60}")
+        return proposal["value"]
+
+    @traitlets.validate("params")
+    def _check_params(self, proposal):
+        ranges = {s["name"]: (s["min"], s["max"]) for s in SLIDERS}
+        checked = {}
+        for name, value in proposal["value"].items():
+            if name not in ranges:
+                raise traitlets.TraitError(f"unknown parameter {name!r:.60}; sliders: {', '.join(ranges)}")
+            lo, hi = ranges[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or not lo <= value <= hi:
+                raise traitlets.TraitError(f"{name} must be a number in {lo}..{hi}, got {value!r:.40}")
+            checked[name] = float(value)
+        return checked
+
+    @traitlets.validate("sliders", "countries")
+    def _check_fixed(self, proposal):
+        # what the kernel tells the browser; the browser may not redefine it
+        expected = SLIDERS if proposal["trait"].name == "sliders" else list(demography().index)
+        if proposal["value"] not in (expected, []):
+            raise traitlets.TraitError(f"{proposal['trait'].name} is set by the kernel")
+        return proposal["value"]
+
     def __init__(self, country: str = "Italy", days: int = 300, **params):
         # The model's own defaults for what is not country-specific, with the explorer's story on
         # top: an intervention on day 90. p_IC, p_CD and ICU beds come from the country.
         model_defaults = get_model("seird-icu").defaults()
-        defaults = {**{k: model_defaults[k] for k in ("incubation_days", "infectious_days", "k", "initial_exposed")},
-                    **EXPLORER_SCENARIO}
-        self._fixed = {k: v for k, v in params.items() if k not in {s["name"] for s in SLIDERS}}
-        chosen = {**defaults, **{k: v for k, v in params.items() if k in {s["name"] for s in SLIDERS}}}
+        names = {s["name"] for s in SLIDERS}
+        self._fixed = {**{k: model_defaults[k] for k in ("k", "initial_exposed")},
+                       **{k: v for k, v in params.items() if k not in names}}
+        chosen = {**{k: model_defaults[k] for k in ("incubation_days", "infectious_days")}, **EXPLORER_SCENARIO,
+                  **{k: v for k, v in params.items() if k in names}}
         if "beds_per_100k" not in chosen:
             chosen["beds_per_100k"] = country_parameters(country)["beds_per_100k"]
         super().__init__(countries=list(demography().index), country=country, days=days,

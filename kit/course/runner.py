@@ -19,6 +19,7 @@ from pathlib import Path
 
 from kit.errors import ParameterError, ProfileError
 from kit.files import atomic_write, write_json
+from kit.progress import show_progress
 
 from .environment import lesson_paths, lessons_dir, machine_summary, package_versions
 from .profiles import expand_grid, load_profiles
@@ -202,6 +203,9 @@ def run_lesson(job: LessonJob) -> dict:
                     job.path, str(nb_path), parameters=job.parameters, kernel_name="python3",
                     progress_bar=False, cwd=str(Path(job.path).parent),
                     execution_timeout=job.cell_timeout,
+                    # The kernel's own log (its TCP notice, a reply it could not send after
+                    # Ctrl-C) is noise here: what a lesson does wrong is in its cells' errors.
+                    extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
                 )
             except Exception as exc:  # the lesson's failure is data for the summary
                 error = _describe_error(exc)
@@ -291,7 +295,7 @@ def run_course(jobs: list[LessonJob], workers: int | None = None, scheduler: str
 
     write_summary("pending")  # never a stale summary of an earlier run beside new notebooks
     try:
-        with tqdm(total=len(jobs), desc="lessons", unit="lesson", disable=not progress) as bar:
+        with tqdm(total=len(jobs), desc="lessons", unit="lesson", disable=not show_progress(progress)) as bar:
             runs = _run_dask(jobs, bar, workers, scheduler) if (workers or scheduler) else _run_sequential(jobs, bar)
             for record in runs:
                 records.append(record)

@@ -44,11 +44,67 @@ def _check_tar(archive: Path, tf: tarfile.TarFile, target: Path) -> None:
             raise UnsafeArchiveError(f"{archive.name}: member {member.name!r} is a device or fifo; refusing to extract")
 
 
-def extract(archive: Path, target: Path, kind: str) -> Path:
+class _Budget:
+    """Bytes an extraction may still write; refuses the archive the moment it is exceeded."""
+
+    def __init__(self, archive: Path, max_bytes: float, max_ratio: float):
+        self.archive, self.left = archive, max_bytes
+        self.max_bytes, self.max_ratio = max_bytes, max_ratio
+        self.packed = max(archive.stat().st_size, 1)
+        self.written = 0
+
+    def check_declared(self, total: int) -> None:
+        if total > self.max_bytes:
+            raise UnsafeArchiveError(f"{self.archive.name} would unpack to {total:,} bytes, more than the limit of "
+                                     f"{self.max_bytes:,.0f} (KIT_MAX_EXTRACT_BYTES, or the entry's "
+                                     f"max_unpacked_bytes); refusing to extract")
+        if total / self.packed > self.max_ratio:
+            raise UnsafeArchiveError(f"{self.archive.name} would unpack to {total / self.packed:,.0f} times its "
+                                     f"size (limit {self.max_ratio:g}: KIT_MAX_COMPRESSION, or the entry's "
+                                     f"max_compression); a compression bomb? refusing to extract")
+
+    def copy(self, fin, path: Path, name: str) -> None:
+        with open(path, "wb") as fout:
+            while chunk := fin.read(2**20):
+                self.written += len(chunk)
+                if self.written > self.max_bytes or self.written / self.packed > self.max_ratio:
+                    raise UnsafeArchiveError(f"{self.archive.name}: member {name!r} unpacks to more than its header "
+                                             f"says (past {self.written:,} bytes); refusing to extract")
+                fout.write(chunk)
+
+
+def _extract_zip(archive: Path, zf: zipfile.ZipFile, tmp: Path, budget: _Budget) -> None:
+    budget.check_declared(sum(i.file_size for i in zf.infolist()))
+    for info in zf.infolist():
+        path = tmp / info.filename
+        if info.is_dir():
+            path.mkdir(parents=True, exist_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with zf.open(info) as fin:
+            budget.copy(fin, path, info.filename)
+
+
+def _extract_tar(archive: Path, tf: tarfile.TarFile, tmp: Path, budget: _Budget) -> None:
+    members = tf.getmembers()
+    budget.check_declared(sum(m.size for m in members if m.isfile()))
+    for member in members:
+        path = tmp / member.name
+        if member.isdir():
+            path.mkdir(parents=True, exist_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        budget.copy(tf.extractfile(member), path, member.name)
+
+
+def extract(archive: Path, target: Path, kind: str, max_bytes: float | None = None,
+            max_ratio: float | None = None) -> Path:
     """Extract ``archive`` into the folder ``target`` atomically.
 
-    Members are checked first; the archive is unpacked into a temporary sibling
-    folder that is renamed to ``target`` only when everything succeeded.
+    Members are checked first (paths, links, and the total size and compression ratio
+    the headers announce), then unpacked into a temporary sibling folder while counting
+    the bytes actually written; the folder is renamed to ``target`` only when everything
+    succeeded.
 
     Parameters
     ----------
@@ -56,6 +112,10 @@ def extract(archive: Path, target: Path, kind: str) -> Path:
     target : Path
         Folder to create (replaced if it exists).
     kind : {"zip", "tar"}
+    max_bytes, max_ratio : float, optional
+        Limits on the unpacked size and on unpacked / packed size (default
+        ``KIT_MAX_EXTRACT_BYTES`` and ``KIT_MAX_COMPRESSION``; a registry entry may set its
+        own ``max_unpacked_bytes`` and ``max_compression``).
 
     Returns
     -------
@@ -65,8 +125,13 @@ def extract(archive: Path, target: Path, kind: str) -> Path:
     Raises
     ------
     UnsafeArchiveError
-        If any member is absolute, climbs out with ``..`` or is a link.
+        If any member is absolute, climbs out with ``..`` or is a link, or the archive
+        unpacks to more than the limits allow.
     """
+    from kit.limits import limit
+
+    budget = _Budget(Path(archive), max_bytes or limit("KIT_MAX_EXTRACT_BYTES"),
+                     max_ratio or limit("KIT_MAX_COMPRESSION"))
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.unpack-", dir=target.parent)).resolve()
@@ -75,14 +140,14 @@ def extract(archive: Path, target: Path, kind: str) -> Path:
             try:
                 with zipfile.ZipFile(archive) as zf:
                     _check_zip(archive, zf, tmp)
-                    zf.extractall(tmp)
+                    _extract_zip(archive, zf, tmp, budget)
             except zipfile.BadZipFile as exc:
                 raise UnsafeArchiveError(f"{archive.name} is not a valid zip file: {exc}") from None
         elif kind == "tar":
             try:
                 with tarfile.open(archive) as tf:
                     _check_tar(archive, tf, tmp)
-                    tf.extractall(tmp, filter="data")
+                    _extract_tar(archive, tf, tmp, budget)
             except tarfile.TarError as exc:
                 raise UnsafeArchiveError(f"{archive.name} is not a valid tar file: {exc}") from None
         else:

@@ -66,6 +66,13 @@ class CacheState:
         hashes = {self.entry.sha256} | {s.sha256 for s in self.entry.sources if s.own_hash}
         return {h for h in hashes if h}
 
+    def pinned(self) -> bool:
+        """True when every source's file has a known hash (sha256, or the publisher's md5)."""
+        if self.entry.md5:
+            return True
+        return all(s.sha256 if s.own_hash else self.entry.sha256 for s in self.entry.sources
+                   if s.type != "manual") and bool(self.acceptable_hashes())
+
     def trusted_hash(self) -> str | None:
         """The hash of the cached file if it is one we can trust, else None."""
         if not self.file.is_file():
@@ -73,6 +80,8 @@ class CacheState:
         actual = sha256_of(self.file)
         accepted = self.acceptable_hashes()
         if actual in accepted:
+            return actual
+        if self.entry.md5 and not self.entry.sha256 and md5_of(self.file) == self.entry.md5:
             return actual
         # Unpinned entry: trust the file only if it is unchanged since we fetched it.
         recorded = self.hash_file.read_text().strip() if self.hash_file.is_file() else None
@@ -87,21 +96,33 @@ class CacheState:
 
 
 def cache_state(entry: Entry) -> CacheState:
-    return CacheState(entry, cache_dir() / entry.name)
+    """Where an entry lives in the cache; refuses any path that would leave the cache folder."""
+    root = cache_dir().resolve()
+    folder = (root / entry.name).resolve()
+    file = (folder / entry.filename).resolve()
+    if folder.parent != root or file.parent != folder:
+        raise FetchError(f"registry entry {entry.name!r}: its cache path {file} would leave the cache folder {root}")
+    return CacheState(entry, folder)
 
 
 def decide(state: CacheState) -> tuple[str, str, str | None]:
-    """What to do for an entry: ``("use", "Using", sha256)``, ``("update", "Updating", None)``
-    or ``("fetch", "Fetching", None)``.
+    """What to do for an entry, kept apart from the side effects:
 
-    A decision (apart from reading the cache) kept apart from the side effects.
+    * ``("use", "Using", sha256)`` — a trusted copy is cached;
+    * ``("adopt", "Using the file placed in", sha256)`` — a file is there that nothing can
+      verify (the entry pins no hash): it is used, with the UNVERIFIED warning, never deleted;
+    * ``("set-aside", "Setting aside", None)`` — a file is there whose hash is not the pinned
+      one: it is renamed (kept, never deleted) and a fresh copy fetched;
+    * ``("fetch", "Fetching", None)`` — nothing is there.
     """
     if not state.file.exists():
         return "fetch", "Fetching", None
     digest = state.trusted_hash()
-    if digest is None:
-        return "update", "Updating", None
-    return "use", "Using", digest
+    if digest is not None:
+        return "use", "Using", digest
+    if not state.pinned():
+        return "adopt", "Using the file placed in", sha256_of(state.file)
+    return "set-aside", "Setting aside", None
 
 
 def _attempts(entry: Entry, offline: bool, progress: bool = True):
@@ -205,9 +226,19 @@ def fetch(name: str, *, offline: bool | None = None, registry: Registry | None =
     state.folder.mkdir(parents=True, exist_ok=True)
     with FileLock(str(state.folder / ".lock")):
         action, _verb, digest = decide(state)
+        if action == "adopt":
+            warnings.warn(f"UNVERIFIED FILE: {state.file} was placed in the cache for registry entry {entry.name!r}, "
+                          f"which pins no hash, so nothing checks that it is the right file. It is used as it is. Its "
+                          f"sha256 is {digest}; once you trust it, write it into datasets.yaml.",
+                          UnverifiedFileWarning, stacklevel=2)
+            state.hash_file.write_text(digest + "\n")
+        elif action == "set-aside":
+            aside = state.file.with_name(f"{state.file.name}.untrusted-{sha256_of(state.file)[:8]}")
+            os.replace(state.file, aside)
+            state.hash_file.unlink(missing_ok=True)
+            warnings.warn(f"{state.file.name} in the cache does not have the hash registry entry {entry.name!r} "
+                          f"pins; it was kept as {aside.name} and a fresh copy is fetched", UserWarning, stacklevel=2)
         if digest is None:
-            if action == "update":
-                state.file.unlink(missing_ok=True)
             digest = _fetch_into_cache(entry, state, offline, progress)
         result = state.file
         if entry.unpack != "none":
@@ -248,12 +279,16 @@ def _unpack(entry: Entry, state: CacheState, digest: str) -> Path:
     if marker.is_file() and marker.read_text().strip() == digest:
         return state.unpacked
     try:
-        archives.extract(state.file, state.unpacked, entry.unpack)
+        archives.extract(state.file, state.unpacked, entry.unpack, entry.limits.get("max_unpacked_bytes"),
+                         entry.limits.get("max_compression"))
     except UnsafeArchiveError as exc:
-        # The archive itself is bad: drop it so no later run trusts it.
-        state.file.unlink(missing_ok=True)
+        # The archive itself is bad: move it aside (it may be a file the user placed, never
+        # deleted) so that no later run trusts it.
+        aside = state.file.with_name(f"{state.file.name}.refused")
+        os.replace(state.file, aside)
         state.hash_file.unlink(missing_ok=True)
-        raise FetchError(f"Registry entry {entry.name!r}: {exc}. The archive was removed from the cache.") from None
+        raise FetchError(f"Registry entry {entry.name!r}: {exc}. The archive was moved aside to {aside}; "
+                         f"nothing was unpacked.") from None
     marker.write_text(digest + "\n")
     return state.unpacked
 

@@ -15,6 +15,7 @@ repair of an annotation (a clipped box, a rescaled file) is counted in ``notes``
 from __future__ import annotations
 
 import re
+import threading
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import pandas as pd
 
 from kit.errors import DataError, ImageReadError, MissingInputError, ParameterError
 from kit.limits import check_pixels
+from kit.progress import show_progress
 
 from .classes import MASK_CLASSES
 
@@ -35,22 +37,40 @@ _SUBJECT_SUFFIX = re.compile(r"(-with-mask|-without-mask|-incorrect|-mask)$", re
 _SOURCE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-def _open_checked(path: Path):
-    """A PIL image whose header was read and whose size is within the pixel limit."""
+_PIL_LIMIT_LOCK = threading.Lock()
+
+
+def _open_header(source, what: str, limit_name: str = "KIT_MAX_PIXELS"):
+    """Open an image (a path or a file object), read its header only and refuse it when the
+    announced size is over the limit ``limit_name``.
+
+    Pillow's own bomb check (``Image.MAX_IMAGE_PIXELS``) is lifted while the header is read so
+    that the kit's limit, which users can raise, is the one that decides and the message names
+    the width, height and the limit's variable.
+    """
     from PIL import Image, UnidentifiedImageError
 
+    with _PIL_LIMIT_LOCK:
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        try:
+            img = Image.open(source)
+        except UnidentifiedImageError:
+            raise ImageReadError(f"{what}: not an image format Pillow knows") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageReadError(f"{what}: cannot be opened ({exc})") from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
     try:
-        img = Image.open(path)
-    except UnidentifiedImageError:
-        raise ImageReadError(f"{path.name}: not an image format Pillow knows") from None
-    except OSError as exc:
-        raise ImageReadError(f"{path.name}: cannot be opened ({exc})") from None
-    try:
-        check_pixels(*img.size, path.name)
+        check_pixels(*img.size, what, limit_name)
     except ImageReadError:
         img.close()
         raise
     return img
+
+
+def _open_checked(path: Path):
+    """A PIL image whose header was read and whose size is within the pixel limit."""
+    return _open_header(path, path.name)
 
 
 def image_size(path: str | Path) -> tuple[int, int]:
@@ -116,20 +136,18 @@ def decode_bgr(data: bytes, what: str = "image", limit_name: str = "KIT_MAX_PIXE
     """
     import io
 
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     if not data:
         raise ImageReadError(f"{what}: no image data")
+    img = _open_header(io.BytesIO(data), what, limit_name)
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            check_pixels(*img.size, what, limit_name)
+        with img, warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
             img.load()
             rgb = np.asarray(img.convert("RGB"))
-    except ImageReadError:
-        raise
-    except UnidentifiedImageError:
-        raise ImageReadError(f"{what}: {len(data):,} bytes are not an image (malformed or unknown format)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
+            Image.DecompressionBombError) as exc:
         raise ImageReadError(f"{what}: cannot be decoded ({exc})") from None
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
@@ -274,7 +292,7 @@ def _decode_resized(frame: pd.DataFrame, size: int, margin: float, name: str, pr
     last_path, rgb = None, None
     for i, (path, box) in enumerate(tqdm(zip(frame["path"], frame["box"]), total=len(frame), unit="img",
                                          desc=f"reading {name or 'images'} at {size}px",
-                                         disable=not progress or len(frame) < 200, leave=False)):
+                                         disable=not show_progress(progress) or len(frame) < 200, leave=False)):
         if path != last_path:  # rows of one scene are consecutive: decode the scene once
             rgb, last_path = read_rgb(path), path
         try:
@@ -295,7 +313,7 @@ def _checked_rows(files, check: bool, progress: bool, desc: str, make_row):
     from tqdm.auto import tqdm
 
     rows, skipped = [], []
-    for path, meta in tqdm(files, desc=desc, unit="img", disable=not (check and progress) or len(files) < 200,
+    for path, meta in tqdm(files, desc=desc, unit="img", disable=not show_progress(check and progress) or len(files) < 200,
                            leave=False):
         if check:
             try:
@@ -481,7 +499,7 @@ def load_voc(root: str | Path, margin: float = 0.0, classes=MASK_CLASSES, progre
     pairs, skipped = voc_pairs(root)
     rows, notes = [], Counter()
     for xml, image in tqdm(pairs, desc=f"reading {root.name} annotations", unit="file", leave=False,
-                           disable=not progress or len(pairs) < 200):
+                           disable=not show_progress(progress) or len(pairs) < 200):
         try:
             ann = parse_voc(xml, image_size(image))
         except (DataError, ImageReadError) as exc:

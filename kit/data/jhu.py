@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kit.files import sha256_of
-from .tidy import DataValidationError, finish
 from kit.errors import ParameterError
+from kit.files import sha256_of
+
+from .tidy import DataValidationError, finish, read_csv_checked
 
 GLOBAL_ID = ("Province/State", "Country/Region", "Lat", "Long")
 US_ID = ("UID", "iso2", "iso3", "code3", "FIPS", "Admin2", "Province_State", "Country_Region",
@@ -31,12 +32,18 @@ def _parse_date_columns(path: Path, columns: list[str]) -> list[pd.Timestamp]:
                                       f"nor a date in m/d/yy form") from None
     if not dates:
         raise DataValidationError(f"{path.name}: no date columns (m/d/yy) after the identifier columns")
+    seen = {}
+    for col, date in zip(columns, dates):
+        if date in seen:
+            raise DataValidationError(f"{path.name}: columns {seen[date]!r} and {col!r} are the same date "
+                                      f"({date.date()}); counts are not summed, fix the header")
+        seen[date] = col
     return dates
 
 
 def detect_layout(path: str | Path) -> str:
     """``"jhu_global"``, ``"jhu_us"``, ``"owid"`` or ``"tidy"`` from a CSV's header."""
-    header = pd.read_csv(path, nrows=0).columns
+    header = read_csv_checked(path, nrows=0).columns
     if {"Province/State", "Country/Region"} <= set(header):
         return "jhu_global"
     if {"Province_State", "Country_Region", "Admin2"} <= set(header):
@@ -47,7 +54,7 @@ def detect_layout(path: str | Path) -> str:
 
 
 def _read_wide(path: Path, id_columns: tuple, required: tuple, measure: str, optional: tuple = ()):
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    raw = read_csv_checked(path, dtype=str, keep_default_na=False)
     missing = [c for c in required if c not in raw.columns]
     if missing:
         raise DataValidationError(f"{path.name}: missing column(s) {', '.join(missing)} for the JHU "
@@ -62,11 +69,11 @@ def _read_wide(path: Path, id_columns: tuple, required: tuple, measure: str, opt
         r, c = np.argwhere(bad.to_numpy())[0]
         raise DataValidationError(f"{path.name}: line {r + 2}, column {date_cols[c]!r}: "
                                   f"{values.iat[r, c]!r} is not a number")
-    neg = numeric < 0
-    if neg.to_numpy().any():
-        r, c = np.argwhere(neg.to_numpy())[0]
-        raise DataValidationError(f"{path.name}: line {r + 2}, column {date_cols[c]!r}: negative "
-                                  f"count {numeric.iat[r, c]:g}")
+    for bad, what in ((numeric < 0, "negative count"), (np.isinf(numeric), "infinite count")):
+        if bad.to_numpy().any():
+            r, c = np.argwhere(bad.to_numpy())[0]
+            raise DataValidationError(f"{path.name}: line {r + 2}, column {date_cols[c]!r}: {what} "
+                                      f"{values.iat[r, c]}")
     numeric.columns = dates
     return raw[ids], numeric
 

@@ -20,6 +20,9 @@ KINDS = ("timeseries", "images", "annotations", "model", "weights", "sample")
 UNPACK = ("none", "zip", "tar")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _MD5 = re.compile(r"^[0-9a-f]{32}$")
+# Entry names and file names become paths in the cache: letters, digits, '.', '_' and '-' only,
+# not starting with a dot (no separators, no '..', no hidden files).
+SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 SOURCE_TYPES = ("url", "pypi", "derived", "manual")
 
 
@@ -83,6 +86,7 @@ class Entry:
     sources: tuple[Source, ...]
     unpack: str = "none"
     md5: str | None = None
+    limits: dict = field(default_factory=dict, compare=False, hash=False)
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def expected_sha256(self, source: Source | None = None) -> str | None:
@@ -150,6 +154,9 @@ def _parse_entry(raw, index: int, path: Path) -> Entry:
     if missing:
         raise RegistryError(f"{where}: missing key(s) {', '.join(missing)}")
     name = str(raw["name"])
+    if not SAFE_NAME.match(name) or ".." in name:
+        raise RegistryError(f"{where}: name {name!r} must be letters, digits, '.', '_' and '-' (it becomes a "
+                            f"folder in the cache; no separators or '..')")
     where = f"{path}: entry {name!r}"
     if raw["kind"] not in KINDS:
         raise RegistryError(f"{where}: kind must be one of {', '.join(KINDS)}, got {raw['kind']!r}")
@@ -173,10 +180,21 @@ def _parse_entry(raw, index: int, path: Path) -> Entry:
         if not urls:
             raise RegistryError(f"{where}: filename is required when no url source names it")
         filename = Path(urlparse(urls[0]).path).name
-    if Path(filename).name != filename or filename in ("", ".", ".."):
-        raise RegistryError(f"{where}: filename must be a plain file name, got {filename!r}")
+    if Path(filename).name != filename or not SAFE_NAME.match(filename) or ".." in filename:
+        raise RegistryError(f"{where}: filename must be a plain file name (letters, digits, '.', '_', '-'), "
+                            f"got {filename!r}")
+    limits = {}
+    for key in ("max_unpacked_bytes", "max_compression"):
+        if key in raw:
+            value = raw[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise RegistryError(f"{where}: {key} must be a positive number, got {value!r}")
+            limits[key] = value
     known = {"name", "kind", "description", "license", "citation", "filename", "sha256", "md5",
-             "size_bytes", "sources", "unpack"}
+             "size_bytes", "sources", "unpack", "max_unpacked_bytes", "max_compression"}
+    size_bytes = raw.get("size_bytes")
+    if size_bytes is not None and (isinstance(size_bytes, bool) or not isinstance(size_bytes, int) or size_bytes <= 0):
+        raise RegistryError(f"{where}: size_bytes must be a positive whole number or null, got {size_bytes!r}")
     return Entry(
         name=name,
         kind=raw["kind"],
@@ -185,10 +203,11 @@ def _parse_entry(raw, index: int, path: Path) -> Entry:
         citation=str(raw.get("citation", "")),
         filename=filename,
         sha256=sha,
-        size_bytes=raw.get("size_bytes"),
+        size_bytes=size_bytes,
         sources=sources,
         unpack=unpack,
         md5=md5,
+        limits=limits,
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
@@ -236,12 +255,36 @@ def load_registry(path: str | Path | None = None) -> Registry:
     return _load_cached(path.resolve(), path.stat().st_mtime_ns if path.exists() else 0)
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """Safe YAML without anchors and aliases: a registry never needs them, and nested
+    aliases ("billion laughs") make a kilobyte file expand into gigabytes."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.constructor.ConstructorError(None, None, "aliases (*name) are not allowed in a registry",
+                                                    event.start_mark)
+        event = self.peek_event()
+        if getattr(event, "anchor", None):
+            raise yaml.constructor.ConstructorError(None, None, "anchors (&name) are not allowed in a registry",
+                                                    event.start_mark)
+        return super().compose_node(parent, index)
+
+
 @lru_cache(maxsize=8)
 def _load_cached(path: Path, _mtime: int) -> Registry:
+    from kit.limits import limit
+
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        size = path.stat().st_size
+        if size > limit("KIT_MAX_REGISTRY_BYTES"):
+            raise RegistryError(f"{path}: {size:,} bytes is more than a registry may have "
+                                f"({limit('KIT_MAX_REGISTRY_BYTES'):,.0f}, KIT_MAX_REGISTRY_BYTES)")
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_NoAliasLoader)  # noqa: S506 (safe loader)
     except FileNotFoundError:
         raise RegistryError(f"Registry file {path} does not exist.") from None
+    except UnicodeDecodeError as exc:
+        raise RegistryError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except yaml.YAMLError as exc:
         raise RegistryError(f"{path} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("entries"), list):

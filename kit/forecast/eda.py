@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+from kit.data.tidy import resolve_region, select_series
 from kit.errors import DataError
 
 
 def national(frame: pd.DataFrame, region: str) -> pd.DataFrame:
     """One region's cumulative counts (provinces summed), indexed by date."""
-    from kit.data.tidy import select_series
-
-    cols = {m: select_series(frame, region, m) for m in ("confirmed", "deaths", "recovered")
-            if frame[m].notna().any() and frame.loc[frame["region"].str.lower() == region.lower(), m].notna().any()}
+    region = resolve_region(frame, region)
+    rows = frame[frame["region"] == region]
+    cols = {m: select_series(frame, region, m) for m in ("confirmed", "deaths", "recovered") if rows[m].notna().any()}
+    if not cols:
+        raise DataError(f"{frame.attrs.get('source', 'the data')} has no counts for {region!r}")
     return pd.DataFrame(cols)
 
 
@@ -87,7 +90,7 @@ def top_provinces(frame: pd.DataFrame, region: str | None = None, n: int = 10,
     date = pd.Timestamp(date) if date is not None else frame["date"].max()
     day = frame[frame["date"] == date]
     if region is not None:
-        day = day[day["region"] == region]
+        day = day[day["region"] == resolve_region(frame, region)]
         key = "province"
     else:
         day = day.groupby("region", as_index=False)[["confirmed", "deaths"]].sum()
@@ -109,8 +112,10 @@ def cluster(frame: pd.DataFrame, region: str | None = None, k: int = 3, seed: in
     from sklearn.cluster import KMeans
     from sklearn.preprocessing import StandardScaler
 
-    if region is not None and not (frame.loc[frame["region"] == region, "province"] != "").any():
-        region = None
+    if region is not None:
+        region = resolve_region(frame, region)
+        if not (frame.loc[frame["region"] == region, "province"] != "").any():
+            region = None
     table = top_provinces(frame, region, n=10**9, date=date).dropna()
     if len(table) < k:
         raise DataError(f"{len(table)} places with data, fewer than k={k} clusters")

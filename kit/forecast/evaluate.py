@@ -17,8 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .models import BASELINES, Forecaster, SkipModel, check_series, make_models
 from kit.errors import ParameterError
+from kit.progress import show_progress
+
+from .models import BASELINES, Forecaster, SkipModel, check_series, make_models
+
+DEFAULT_HORIZON = 7  # days per backtest fold when no horizon is given
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,7 @@ class Holdout:
 
     fraction: float | None = 0.1
     train_end: str | None = None
+    last: int | None = None  # test on the last ``last`` days instead of a fraction
 
     def split(self, y: pd.Series):
         n = len(y)
@@ -35,11 +40,19 @@ class Holdout:
             n_train = int((y.index <= end).sum())
             if n_train == 0 or n_train == n:
                 raise ParameterError(f"train end {end.date()} leaves no {'training' if n_train == 0 else 'test'} "
-                                 f"data in {y.index[0].date()}..{y.index[-1].date()}")
+                                     f"data in {y.index[0].date()}..{y.index[-1].date()}")
+        elif self.last is not None:
+            n_train = n - self.last
+            if n_train < 2:
+                raise ParameterError(f"a test of the last {self.last} days leaves {max(n_train, 0)} day(s) to "
+                                     f"train on; the series has {n} points")
         else:
             if not 0 < self.fraction < 1:
                 raise ParameterError(f"holdout fraction must be between 0 and 1, got {self.fraction}")
             n_train = n - max(1, int(round(n * self.fraction)))
+            if n_train < 2:
+                raise ParameterError(f"the series has {n} point(s): too short to hold out a test part and "
+                                     f"train on the rest (at least 3 are needed)")
         yield np.arange(n_train), np.arange(n_train, n)
 
 
@@ -48,7 +61,7 @@ class RollingOrigin:
     """``folds`` origins spaced ``step`` days apart (default: ``horizon``), the last ending at the series end."""
 
     folds: int = 5
-    horizon: int = 7
+    horizon: int = DEFAULT_HORIZON
     step: int | None = None
     min_train: int = 10
 
@@ -250,8 +263,11 @@ def compare(y: pd.Series, models="default", *, holdout: float | None = None, tra
         Test on the last fraction (default 0.1 when nothing else is given).
     train_end : str, optional
         Test on everything after this date (up to ``horizon`` days if given).
-    horizon, folds : int, optional
-        With ``folds``: a rolling-origin backtest of ``folds`` origins, ``horizon`` days each.
+    horizon : int, optional
+        Days to forecast: the length of each backtest fold (default 7), the test after
+        ``train_end``, or, alone, a test on the last ``horizon`` days.
+    folds : int, optional
+        A rolling-origin backtest of ``folds`` origins, ``horizon`` days each (0: no backtest).
     client : dask.distributed.Client, optional
         Fit the models (and folds) in parallel on its workers.
     progress : bool
@@ -264,10 +280,20 @@ def compare(y: pd.Series, models="default", *, holdout: float | None = None, tra
     from tqdm.auto import tqdm
 
     y = check_series(y)
+    horizon = None if horizon is None else _whole_number(horizon, "horizon", least=1)
+    folds = None if folds is None else _whole_number(folds, "folds", least=0)
+    if holdout is not None and (train_end is not None or folds):
+        raise ParameterError("give holdout alone: it cannot be combined with train_end or folds")
+    if holdout is not None and horizon is not None:
+        raise ParameterError("give either holdout (a fraction) or horizon (days), not both")
     if folds:
-        splitter = RollingOrigin(folds=folds, horizon=horizon or 7)
+        splitter = RollingOrigin(folds=folds, horizon=horizon or DEFAULT_HORIZON)
+    elif train_end is not None:
+        splitter = Holdout(fraction=None, train_end=train_end)
+    elif horizon is not None:
+        splitter = Holdout(fraction=None, last=horizon)
     else:
-        splitter = Holdout(fraction=None if train_end else (holdout or 0.1), train_end=train_end)
+        splitter = Holdout(fraction=0.1 if holdout is None else holdout)
     splits = list(splitter.split(y))
     if train_end and horizon and not folds:
         splits = [(tr, te[:horizon]) for tr, te in splits]
@@ -279,9 +305,15 @@ def compare(y: pd.Series, models="default", *, holdout: float | None = None, tra
         runs = client.gather(futures)
     else:
         runs = [_run_one(m, y, tr, te) for m, tr, te in tqdm(tasks, desc="model fits", unit="fit",
-                                                             disable=not progress, leave=False)]
+                                                             disable=not show_progress(progress), leave=False)]
     table, by_h, forecasts = _summarise(runs, list(chosen))
     return Comparison(table, by_h if folds else None, forecasts, y, splitter, runs)
+
+
+def _whole_number(value, name: str, least: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+        raise ParameterError(f"{name} must be a whole number of at least {least}, got {value!r}")
+    return int(value)
 
 
 def _compare_one_series(key, y, models, kwargs):
@@ -317,10 +349,10 @@ def compare_many(series: dict, models="default", *, client=None, progress: bool 
         from dask.distributed import as_completed
 
         futures = [client.submit(_compare_one_series, k, v, models, kwargs, pure=False) for k, v in items]
-        for fut in tqdm(as_completed(futures), total=len(futures), desc="series", disable=not progress):
+        for fut in tqdm(as_completed(futures), total=len(futures), desc="series", disable=not show_progress(progress)):
             results.append(fut.result())
     else:
-        for k, v in tqdm(items, desc="series", disable=not progress):
+        for k, v in tqdm(items, desc="series", disable=not show_progress(progress)):
             results.append(_compare_one_series(k, v, models, kwargs))
     frames = []
     for key, table, error in sorted(results, key=lambda r: str(r[0])):

@@ -68,6 +68,13 @@ def check_series(y: pd.Series) -> pd.Series:
     """A daily float series without gaps, duplicates or NaNs (clear errors otherwise)."""
     if not isinstance(y, pd.Series) or not isinstance(y.index, pd.DatetimeIndex):
         raise DataError("a forecaster needs a pandas Series indexed by date")
+    if len(y) == 0:
+        raise DataError("the series is empty: nothing to forecast")
+    if not pd.api.types.is_numeric_dtype(y):
+        raise DataError(f"the series holds {y.dtype} values; forecasting needs numbers")
+    if np.isinf(y.to_numpy(dtype=float)).any():
+        first = y.index[np.isinf(y.to_numpy(dtype=float))][0].date()
+        raise DataError(f"infinite value in the series on {first}")
     if y.index.has_duplicates:
         dup = y.index[y.index.duplicated()][0].date()
         raise DataError(f"duplicated date {dup} in the series; aggregate or drop duplicates first")

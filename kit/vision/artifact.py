@@ -24,6 +24,7 @@ import numpy as np
 
 from kit.errors import ModelError
 from kit.files import atomic_write
+from kit.progress import show_progress
 
 from .backbones import PREPROCESS, preprocess
 
@@ -360,7 +361,7 @@ class Predictor:
         out = None
         start = time.perf_counter()
         for lo in tqdm(range(0, len(pixels), self.batch_size), desc=desc, unit="batch", leave=False,
-                       disable=not progress or len(pixels) <= self.batch_size):
+                       disable=not show_progress(progress) or len(pixels) <= self.batch_size):
             result = self._run(self.inputs(pixels[lo:lo + self.batch_size], augment))
             if out is None:
                 out = np.empty((len(pixels),) + result.shape[1:], np.float32)

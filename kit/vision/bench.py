@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from kit.errors import InputError, ParameterError
+from kit.progress import show_progress
 
 from .boxes import match_boxes
 from .detectors import LIVE_MIN_FACE, SSDDetector
@@ -119,7 +120,7 @@ def benchmark(source, max_frames: int | None = 300, stream: bool = False, classi
     if stream and not is_stream(source):
         raise ParameterError(f"{source}: stream mode follows faces from one frame to the next, so it needs a "
                              f"video or a camera, not a folder of separate images")
-    frames = [f for _, f in tqdm(iter_frames(source, max_frames), desc="reading frames", disable=not progress)]
+    frames = [f for _, f in tqdm(iter_frames(source, max_frames), desc="reading frames", disable=not show_progress(progress))]
     if not frames:
         raise InputError(f"{source}: no frames")
     encoded = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes() for f in frames]

@@ -29,6 +29,7 @@ import pandas as pd
 from kit.data.images import ImageSet, read_bgr
 from kit.errors import ImageReadError
 from kit.files import atomic_write
+from kit.progress import show_progress
 
 from .boxes import match_boxes
 DOMINANT = 2.0  # the largest face must be this many times the next one to speak for a whole image
@@ -115,7 +116,7 @@ def detector_crops(images: ImageSet, detector="default", progress: bool = True, 
     notes = Counter()
     try:
         for path, rows in tqdm(frame.groupby("path", sort=False).indices.items(), desc="finding faces",
-                               unit="image", disable=not progress or len(frame) < 50, leave=False):
+                               unit="image", disable=not show_progress(progress) or len(frame) < 50, leave=False):
             try:
                 found = np.asarray(detections(path), float).reshape(-1, 5)
             except ImageReadError as exc:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import warnings
 
+from kit.progress import show_progress
+
 from .artifact import Predictor, to_tflite
 from .runtime import import_tensorflow
 
@@ -94,7 +96,7 @@ def feature_extractor(base, pooling, input_size: int, preprocess_name: str, batc
         try:
             if not path.is_file():
                 with tqdm(total=1, desc="compiling the backbone for fast extraction (once)", leave=False,
-                          disable=not progress) as bar:
+                          disable=not show_progress(progress)) as bar:
                     to_tflite(model, path)
                     bar.update(1)
             return Predictor.from_tflite(path, input_size, preprocess_name, batch_size=batch_size)

@@ -28,6 +28,7 @@ import pandas as pd
 
 from kit.data.images import ImageSet, load_voc, read_bgr
 from kit.errors import DataError, ImageReadError, ParameterError
+from kit.progress import show_progress
 
 from .boxes import iou_matrix, match_boxes
 
@@ -190,7 +191,7 @@ def evaluate_scenes(scenes, detector="default", classifier="default", iou: float
     ap_scores = {c: [] for c in rows_classes}
     ap_correct = {c: [] for c in rows_classes}
     seconds, done, skipped, detail = 0.0, 0, [], []
-    for path, truth, labels in tqdm(items, desc="scenes", unit="scene", disable=not progress, leave=False):
+    for path, truth, labels in tqdm(items, desc="scenes", unit="scene", disable=not show_progress(progress), leave=False):
         try:
             frame = read_bgr(path)
         except ImageReadError as exc:

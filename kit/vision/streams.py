@@ -23,6 +23,7 @@ import pandas as pd
 from kit.data.images import IMAGE_SUFFIXES, read_bgr
 from kit.errors import ImageReadError, InputError, MissingInputError, ParameterError
 from kit.limits import check_pixels
+from kit.progress import show_progress
 
 from .labels import COLOURS_HEX, is_compliant
 
@@ -313,7 +314,7 @@ def run_detection(source, pipeline, out: str | Path | None = None, max_frames: i
     start = time.perf_counter()
     try:
         for name, frame in tqdm(iter_frames(source, max_frames), desc="frames", unit="frame",
-                                disable=not progress, total=max_frames):
+                                disable=not show_progress(progress), total=max_frames):
             result = pipeline.process(frame)
             names.append(name)
             results.append(result)

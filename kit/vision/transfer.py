@@ -30,6 +30,7 @@ import pandas as pd
 
 from kit.data.images import ImageSet, split
 from kit.errors import DataError, KitError, ParameterError
+from kit.progress import show_progress
 
 from .artifact import ModelCard, Predictor, network_inputs
 from .backbones import build_backbone, get_backbone, resolve_weights
@@ -305,7 +306,7 @@ def _epoch_bar(total: int, desc: str, progress: bool):
 
     class EpochBar(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            self.bar = tqdm(total=total, desc=desc, unit="epoch", disable=not progress, leave=False)
+            self.bar = tqdm(total=total, desc=desc, unit="epoch", disable=not show_progress(progress), leave=False)
 
         def on_epoch_end(self, epoch, logs=None):
             shown = ("loss", "val_loss", "val_accuracy")
@@ -732,7 +733,7 @@ def compare_backbones(images: ImageSet, backbones, progress: bool = True, **sett
     if isinstance(backbones, str):  # one name, e.g. from `kit course run -p backbones=vgg19`
         backbones = [backbones]
     rows, results = [], {}
-    for name in tqdm(list(backbones), desc="backbones", unit="backbone", disable=not progress):
+    for name in tqdm(list(backbones), desc="backbones", unit="backbone", disable=not show_progress(progress)):
         try:
             result = train(images, name, progress=progress, **settings)
         except KitError as exc:
