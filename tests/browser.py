@@ -43,12 +43,14 @@ def free_port() -> int:
 @contextmanager
 def voila(notebook: Path, timeout: float = 90.0, env: dict | None = None):
     """Serve one notebook with Voila on 127.0.0.1 and yield its URL."""
+    from kit.course.offline import voila_command
+
     port = free_port()
-    cmd = [sys.executable, "-m", "voila", str(notebook), f"--port={port}", "--no-browser",
-           "--Voila.ip=127.0.0.1", "--VoilaConfiguration.show_tracebacks=True"]
+    cmd, served_env = voila_command(notebook, port)  # as `kit serve` runs it
+    cmd.append("--VoilaConfiguration.show_tracebacks=True")
     log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"voila-{port}.log", "w+")
     proc = subprocess.Popen(cmd, cwd=notebook.parent, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, **(env or {})})
+                            env={**os.environ, **served_env, **(env or {})})
     url = f"http://127.0.0.1:{port}/"
     try:
         deadline = time.time() + timeout

@@ -74,6 +74,28 @@ def test_camera_frames_get_labelled_boxes_fps_latency_and_people(fake_camera):
         assert page.locator(".kit-cam canvas.view.empty").count() == 1  # after Stop the stage is cleared
 
 
+def test_an_uploaded_image_is_shown_alone_with_its_boxes(fake_camera, tmp_path):
+    import cv2
+
+    from kit.vision.media import demo_frames
+
+    image = tmp_path / "three faces.jpg"
+    cv2.imwrite(str(image), demo_frames(1)[0])
+    with voila(APP) as url, chromium() as page:
+        page.goto(url, timeout=180_000)
+        page.locator(".kit-cam .file").wait_for(state="attached", timeout=180_000)
+        page.locator(".kit-cam .file").set_input_files(str(image))
+        page.wait_for_function("Number(document.querySelector('.kit-cam').dataset.results || 0) >= 1",
+                               timeout=120_000)
+        # no video bar above the picture; the view holds the picture at its own size; no "FPS 0.0"
+        assert page.locator(".kit-cam video").is_hidden()
+        size = page.locator(".kit-cam canvas.view").evaluate("c => [c.width, c.height]")
+        assert size == [640, 480]
+        assert "one image" in page.locator(".kit-cam .fps").text_content()
+        assert re.search(r"No Mask: 1", page.locator(".kit-cam .counts").text_content())
+        assert page.locator(".kit-cam .message").text_content() == ""
+
+
 def test_denied_camera_shows_the_message(fake_camera):
     with voila(APP) as url, chromium(["--use-fake-device-for-media-stream"], permissions=[]) as page:
         start(page, url)

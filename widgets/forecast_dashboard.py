@@ -2,85 +2,138 @@
 comparison table and the forecasts plotted against the truth.
 
 Built from ipywidgets controls around :func:`kit.forecast.compare`, so it works the
-same in JupyterLab and Voila.
+same in JupyterLab and Voila. It shows a first result as soon as it is displayed and
+follows every control. The chart is a PNG drawn off screen (``W.Image``), the table
+plain HTML (``W.HTML``): no ``Output`` widget and no progress bar widget, which in Voila
+left references to closed widgets ("model not found") and in JupyterLab drew a blank
+first figure.
 """
 from __future__ import annotations
 
+import html
+
 import ipywidgets as W
-import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
-from IPython.display import display
 
 from kit.data.tidy import select_series
+from kit.errors import DataError, KitError
 from kit.forecast import MODEL_CLASSES, compare
 from kit.forecast.models import BASELINES
 
+from .static_view import StaticView, image_html, note_html, png_bytes
 
-class ForecastDashboard(W.VBox):
+CONTROLS_WIDTH = "330px"
+DEFAULT_MODELS = ("holt", "arima", "linear")
+
+
+def table_html(table: pd.DataFrame) -> str:
+    """The comparison table for people: thousands separators, units, no index."""
+    def number(x, digits=0):
+        return "–" if x is None or not np.isfinite(x) else f"{x:,.{digits}f}"
+
+    head = "".join(f"<th>{h}</th>" for h in ("model", "MAE", "RMSE", "MAPE %", "fit s", "status"))
+    rows = []
+    for r in table.to_dict(orient="records"):
+        big = max(abs(r["rmse"]) if np.isfinite(r["rmse"]) else 0, 1) >= 100
+        rows.append("<tr>" + "".join((
+            f"<td><b>{html.escape(str(r['model']))}</b></td>" if r["model"] not in BASELINES
+            else f"<td>{html.escape(str(r['model']))} <small>(baseline)</small></td>",
+            f"<td>{number(r['mae'], 0 if big else 2)}</td>", f"<td>{number(r['rmse'], 0 if big else 2)}</td>",
+            f"<td>{number(r['mape'], 2)}</td>", f"<td>{number(r['fit_seconds'], 2)}</td>",
+            f"<td>{html.escape(str(r['status']))[:80]}</td>")) + "</tr>")
+    return ("<table class='kit-table' style='border-collapse:collapse;font-size:13px'>"
+            "<style>.kit-table td,.kit-table th{padding:2px 10px;text-align:right;border-bottom:1px solid #ddd}"
+            ".kit-table td:first-child,.kit-table th:first-child,.kit-table td:last-child{text-align:left}</style>"
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+class ForecastDashboard(StaticView, W.HBox):
     """Interactive model comparison on a tidy COVID frame.
 
     Parameters
     ----------
     frame : DataFrame
         Tidy counts (``kit.data.load_timeseries``).
-    region : str
-        Initially selected region.
+    region : str, optional
+        Initially selected region (default: the one with the most cases; also when the
+        frame does not hold it, e.g. the synthetic fallback).
+    target : {"confirmed", "deaths"}
     models : sequence of str
-        Initially selected models (naive and drift are always added).
+        Initially selected models (the naive and drift baselines are always added).
+    horizon : int
+        Days forecast (the test is the last ``horizon`` days, or each backtest fold).
+    folds : int
+        0: one hold-out; k: a rolling-origin backtest with k origins.
     """
 
     def __init__(self, frame: pd.DataFrame, region: str | None = None, target: str = "confirmed",
-                 models=("holt", "arima", "linear"), horizon: int = 14, folds: int = 0):
+                 models=DEFAULT_MODELS, horizon: int = 14, folds: int = 0):
         self.frame = frame
-        regions = sorted(frame["region"].unique())
-        measures = [m for m in ("confirmed", "deaths") if frame[m].notna().any()]
-        self.region = W.Dropdown(options=regions, value=region or regions[0], description="region")
+        measures = [m for m in ("confirmed", "deaths") if m in frame and frame[m].notna().any()]
+        if not measures:
+            raise DataError("the forecast dashboard needs confirmed or deaths counts; the frame has neither")
+        totals = frame.groupby("region")[measures[0]].max().sort_values(ascending=False)
+        regions = sorted(totals.index)
+        if region not in regions:
+            region = str(totals.index[0])
+        style = {"description_width": "64px"}
+        full = W.Layout(width="100%")
+        self.region = W.Dropdown(options=regions, value=region, description="region", style=style, layout=full)
         self.target = W.ToggleButtons(options=measures, value=target if target in measures else measures[0],
-                                      description="target")
+                                      description="target", style={**style, "button_width": "92px"})
         self.models = W.SelectMultiple(options=[m for m in MODEL_CLASSES if m not in BASELINES],
                                        value=[m for m in models if m in MODEL_CLASSES and m not in BASELINES],
-                                       description="models", rows=8)
-        self.horizon = W.IntSlider(value=horizon, min=1, max=60, description="horizon")
-        self.folds = W.IntSlider(value=folds, min=0, max=10, description="folds",
+                                       description="models", rows=8, style=style, layout=full)
+        self.horizon = W.IntSlider(value=horizon, min=1, max=60, description="horizon", continuous_update=False,
+                                   style=style, layout=full)
+        self.folds = W.IntSlider(value=folds, min=0, max=10, description="folds", continuous_update=False,
+                                 style=style, layout=full,
                                  tooltip="0: one hold-out of `horizon` days; k: rolling-origin backtest")
-        self.run = W.Button(description="Compare", button_style="primary", icon="play")
+        note = W.HTML("<small>The naive and drift baselines are always in the table. "
+                      "Hold Ctrl (⌘) to pick several models.</small>")
         self.status = W.HTML()
-        self.table = W.Output()
-        self.chart = W.Output()
-        self.run.on_click(lambda _: self.update())
-        note = W.HTML("<small>naive and drift baselines are always included</small>")
-        controls = W.VBox([self.region, self.target, self.models, note, self.horizon, self.folds, self.run])
-        super().__init__([W.HBox([controls, W.VBox([self.status, self.table])]), self.chart])
+        self.chart = W.Image(format="png", layout=W.Layout(width="100%", max_width="960px", height="auto"))
+        self.table = W.HTML()
+        controls = W.VBox([self.region, self.target, self.models, note, self.horizon, self.folds],
+                          layout=W.Layout(flex=f"0 0 {CONTROLS_WIDTH}", width=CONTROLS_WIDTH,
+                                          min_width=CONTROLS_WIDTH, padding="0 12px 0 0"))
+        results = W.VBox([self.status, self.chart, self.table],
+                         layout=W.Layout(flex="1 1 auto", min_width="0", overflow="auto"))
+        super().__init__([controls, results], layout=W.Layout(width="100%", align_items="flex-start"))
         self.result = None
-        if frame.attrs.get("synthetic"):
-            self.status.value = "<b>SYNTHETIC DATA</b> (quick profile)"
+        for control in (self.region, self.target, self.models, self.horizon, self.folds):
+            control.observe(lambda _change: self.update(), names="value")
+        self.update()
 
     def update(self):
         """Run the comparison with the current choices and show table and plot."""
-        self.run.disabled = True
-        self.status.value = "fitting..."
+        import matplotlib.pyplot as plt
+
+        label = "SYNTHETIC DATA (quick profile) · " if self.frame.attrs.get("synthetic") else ""
+        where = f"{self.region.value}, {self.target.value}"
+        self.status.value = f"{label}{html.escape(where)}: fitting…"
         try:
             y = select_series(self.frame, self.region.value, self.target.value)
-            horizon, folds = self.horizon.value, self.folds.value
-            if folds:
-                result = compare(y, list(self.models.value), horizon=horizon, folds=folds)
-            else:
-                train_end = y.index[-horizon - 1]
-                result = compare(y, list(self.models.value), train_end=str(train_end.date()), horizon=horizon)
-        except ValueError as exc:
-            self.status.value = f"<span style='color:#b00020'>{exc}</span>"
+            result = compare(y, list(self.models.value), horizon=self.horizon.value,
+                             folds=self.folds.value or None, progress=False)
+        except KitError as exc:
+            self.status.value = f"{label}<span style='color:#b00020'>{html.escape(str(exc))}</span>"
             return None
-        finally:
-            self.run.disabled = False
         self.result = result
-        label = "SYNTHETIC " if self.frame.attrs.get("synthetic") else ""
-        self.status.value = f"{label}{self.region.value}, {self.target.value}: best model <b>{result.best}</b>"
-        self.table.clear_output(wait=True)
-        with self.table:
-            display(result.table.round(2))
-        self.chart.clear_output(wait=True)
-        with self.chart:
-            fig, ax = plt.subplots(figsize=(10, 4))
-            result.plot(ax=ax, title=f"{self.region.value}: {self.target.value}")
-            plt.show()
+        kind = (f"rolling origin, {self.folds.value} folds of {self.horizon.value} days" if self.folds.value
+                else f"last {self.horizon.value} days held out")
+        self.status.value = (f"{label}{html.escape(where)} ({kind}): best model <b>{result.best or 'none'}</b>")
+        self.table.value = table_html(result.table)
+        fig, ax = plt.subplots(figsize=(10, 4))
+        result.plot(ax=ax, title=f"{self.region.value}: {self.target.value}")
+        ax.set_ylabel(f"cumulative {self.target.value}")
+        self.chart.value = png_bytes(fig)
         return result
+
+    def static_html(self) -> str:
+        if self.result is None:
+            return note_html("Forecast dashboard: " + self.status.value)
+        return (f"<p>{self.status.value}</p>" + image_html(self.chart.value, "forecasts against the truth")
+                + self.table.value + note_html("A static copy of the dashboard; open the lesson in JupyterLab "
+                                               "to change region, target, models and horizon."))

@@ -13,9 +13,20 @@ function el(tag, attrs = {}, parent = null) {
 }
 
 function fmt(x) {
-  if (Math.abs(x) >= 1e6) return (x / 1e6).toFixed(1) + "M";
-  if (Math.abs(x) >= 1e3) return (x / 1e3).toFixed(0) + "k";
+  const short = (v) => String(Number(v.toFixed(1)));  // 2.5, 40, never 40.0
+  if (Math.abs(x) >= 1e6) return short(x / 1e6) + "M";
+  if (Math.abs(x) >= 1e3) return short(x / 1e3) + "k";
   return String(Math.round(x));
+}
+
+// Round axis steps (1, 2, 2.5 or 5 times a power of ten), so ticks read 0, 5k, 10k, 15k.
+function niceTicks(ymax, count = 4) {
+  const raw = Math.max(ymax, 1) / count;
+  const power = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw);
+  const ticks = [];
+  for (let v = 0; v <= ymax * 1.0001; v += step) ticks.push(v);
+  return ticks;
 }
 
 function panel(parent, height, names) {
@@ -42,7 +53,7 @@ function drawAxes(p, ymax, days, log = false) {
   el("line", { x1: x0, y1: y0, x2: x0, y2: y1, stroke: "#999" }, p.axes);
   const ticks = log
     ? Array.from({ length: Math.floor(Math.log10(Math.max(10, ymax))) + 1 }, (_, i) => 10 ** i)
-    : [0, 1, 2, 3, 4].map((i) => (i / 4) * ymax);
+    : niceTicks(ymax);
   for (const v of ticks) {
     const y = y0 - scale(v, ymax, log) * (y0 - y1);
     el("line", { x1: x0, y1: y, x2: x1, y2: y, stroke: "#eee" }, p.axes);

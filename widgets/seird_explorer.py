@@ -17,6 +17,8 @@ import traitlets
 from kit.epi import ParameterError, get_model, peak, simulate
 from kit.epi.demography import country_parameters, demography
 
+from .static_view import StaticView, image_html, note_html, png_bytes
+
 _HERE = pathlib.Path(__file__).parent
 
 EXPLORER_SCENARIO = {"r0_start": 3.2, "r0_end": 0.9, "x0": 90.0}
@@ -31,7 +33,7 @@ SLIDERS = [
 ]
 
 
-class SEIRDExplorer(anywidget.AnyWidget):
+class SEIRDExplorer(StaticView, anywidget.AnyWidget):
     """Interactive SEIRD-ICU simulation.
 
     Parameters
@@ -143,3 +145,18 @@ class SEIRDExplorer(anywidget.AnyWidget):
         base = country_parameters(self.country)
         base.pop("beds_per_100k")
         return simulate("seird-icu", days=int(self.days), **{**base, **self._fixed, **self.params})
+
+    def static_html(self) -> str:
+        from kit.epi.plots import plot_overview
+
+        if self.error:
+            return note_html(f"SEIRD explorer: {self.error}")
+        m = self.summary
+        settings = ", ".join(f"{s['label']} {self.params[s['name']]:g}" for s in SLIDERS if s["name"] in self.params)
+        fig = plot_overview(self.simulation(), title=f"SEIRD-ICU, {self.country} age profile")
+        return (image_html(png_bytes(fig), "the SEIRD explorer's curves")
+                + f"<p>ICU peak on day {m['peak_day']}: {m['peak_critical']:,} critical patients for "
+                  f"{m['beds_at_peak']:,} beds; deaths after {self.days} days: {m['deaths']:,} of "
+                  f"{m['population']:,} people.</p>"
+                + note_html(f"A static copy of the explorer ({settings}); open the lesson in JupyterLab to move "
+                            f"the sliders."))

@@ -25,6 +25,8 @@ import traitlets
 
 from kit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, LIVE_MIN_FACE
 
+from .static_view import StaticView, note_html
+
 _HERE = pathlib.Path(__file__).parent
 OFFERED = tuple(name for name in ("centerface", "ssd", "haar", "yunet", "mtcnn") if name in DETECTORS)
 THRESHOLD_RANGE = (0.05, 0.95)
@@ -40,7 +42,7 @@ def _in_range(name, value, lo, hi):
     return value
 
 
-class WebcamDetector(anywidget.AnyWidget):
+class WebcamDetector(StaticView, anywidget.AnyWidget):
     """Live mask detection on the user's own camera.
 
     Parameters
@@ -111,6 +113,11 @@ class WebcamDetector(anywidget.AnyWidget):
             self.threshold = float(getattr(self.pipeline().detector, "threshold", 0.5))
         self.pipeline()  # load the models now, not on the first frame
         self.on_msg(self._on_frame)
+
+    def static_html(self) -> str:
+        return note_html(f"Live mask detector ({self.detector} faces, {self._classifier.name} classifier): it "
+                         f"needs your browser's camera and a running kernel. Open this lesson in JupyterLab, or "
+                         f"run `kit serve mask_detector.ipynb` and open the address it prints.")
 
     def pipeline(self):
         """The pipeline for the current detector (built once per detector), with the

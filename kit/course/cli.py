@@ -1,6 +1,7 @@
 """``kit course run`` and ``kit serve``: the course and its Voila apps."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import warnings
@@ -40,17 +41,16 @@ def cmd_serve(args) -> int:
     target = apps / args.app if args.app else apps
     if not target.exists():
         raise MissingInputError(f"{target}: no such app (apps: {', '.join(p.name for p in apps.glob('*.ipynb'))})")
-    cmd = [sys.executable, "-m", "voila", str(target), f"--port={args.port}", "--no-browser",
-           f"--Voila.ip={args.ip}"]
+    from .offline import voila_command
+
+    cmd, env = voila_command(target, args.port, args.ip, args.token)
     if args.ip not in LOOPBACK:
         if not args.token:
             warnings.warn(f"serving on {args.ip}: anyone who can reach this machine can open the apps and run the "
                           f"mask detector's kernel; pass --token SECRET to require it in the URL "
                           f"(?token=SECRET)", UserWarning, stacklevel=2)
-    if args.token:
-        cmd.append(f"--ServerApp.token={args.token}")
     print("serving", target, "on", f"http://{args.ip}:{args.port}/", "(Ctrl-C stops)", file=sys.stderr)
-    return subprocess.call(cmd)
+    return subprocess.call(cmd, env={**os.environ, **env})
 
 
 def register(sub) -> None:

@@ -37,7 +37,7 @@ class Recorded:
     def _brief(self, name) -> str:
         value = self.values[name]
         if isinstance(value, float):
-            return f"{name} = {value:.4g}"
+            return f"{name} = {value:,.0f}" if abs(value) >= 1000 else f"{name} = {value:.4g}"
         if isinstance(value, (int, str)) and len(str(value)) <= 40:
             return f"{name} = {value}"
         if isinstance(value, list):

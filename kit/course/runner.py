@@ -22,6 +22,7 @@ from kit.files import atomic_write, write_json
 from kit.progress import show_progress
 
 from .environment import lesson_paths, lessons_dir, machine_summary, package_versions
+from .offline import export_html
 from .profiles import expand_grid, load_profiles
 
 DEFAULT_CELL_TIMEOUT_S = 3600
@@ -160,14 +161,6 @@ def _stamp(nb_path: Path, job: LessonJob, status: str, seconds: float, reads: li
     nbformat.write(nb, nb_path)
 
 
-def _export_html(nb_path: Path, html_path: Path) -> None:
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(nb_path, as_version=4))
-    atomic_write(html_path, body)
-
-
 def check_out_dir(out_dir: str | Path) -> Path:
     """Create the output folder and make sure files can be written into it, before any lesson runs."""
     out = Path(out_dir)
@@ -193,7 +186,8 @@ def run_lesson(job: LessonJob) -> dict:
     html_path = out_dir / f"{job.stem}.html"
     with tempfile.TemporaryDirectory(prefix="kit-run-") as tmp:
         read_file, metrics_file = Path(tmp) / "reads.jsonl", Path(tmp) / "metrics.json"
-        env = {**job.env, "KIT_READ_LOG": str(read_file), "KIT_METRICS_FILE": str(metrics_file),
+        # nobody watches a headless kernel: no progress bar widgets in the notebook or report
+        env = {"KIT_PROGRESS": "0", **job.env, "KIT_READ_LOG": str(read_file), "KIT_METRICS_FILE": str(metrics_file),
                "KIT_PROFILE": job.profile, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
         start = time.perf_counter()
         error = None
@@ -216,7 +210,7 @@ def run_lesson(job: LessonJob) -> dict:
     if nb_path.exists():
         try:
             _stamp(nb_path, job, status, seconds, reads, metrics, error)
-            _export_html(nb_path, html_path)
+            export_html(nb_path, html_path)
         except Exception as exc:  # a broken partial notebook must not hide the real error
             error = (error + "; " if error else "") + f"could not stamp/export: {type(exc).__name__}: {exc}"
             status = "failed"

@@ -57,7 +57,7 @@ def _open_header(source, what: str, limit_name: str = "KIT_MAX_PIXELS"):
         except UnidentifiedImageError:
             raise ImageReadError(f"{what}: not an image format Pillow knows") from None
         except (OSError, SyntaxError, ValueError) as exc:
-            raise ImageReadError(f"{what}: cannot be opened ({exc})") from None
+            raise ImageReadError(f"{what}: cannot be decoded ({exc})") from None
         finally:
             Image.MAX_IMAGE_PIXELS = saved
     try:

@@ -9,7 +9,7 @@ from . import synthetic
 from .jhu import detect_layout, load_jhu
 from .owid import load_owid
 from .tidy import read_tidy_csv
-from kit.errors import DataError, MissingInputError
+from kit.errors import DataError, FetchError, MissingInputError
 
 # Registry entries that belong together.
 JHU_SETS = {
@@ -27,7 +27,8 @@ def _measure_from_name(name: str) -> str | None:
 
 
 def load_timeseries(source: str | Path = "synthetic", *, format: str | None = None,
-                    measures: tuple = ("confirmed", "deaths", "recovered"), level: str = "state") -> pd.DataFrame:
+                    measures: tuple = ("confirmed", "deaths", "recovered"), level: str = "state",
+                    fallback: str | None = None) -> pd.DataFrame:
     """Load cumulative COVID counts in the tidy schema.
 
     Parameters
@@ -43,12 +44,23 @@ def load_timeseries(source: str | Path = "synthetic", *, format: str | None = No
         Which measures to fetch for a registry set (fewer files to download).
     level : {"state", "county"}
         JHU US only.
+    fallback : str, optional
+        Load this source instead (e.g. ``"synthetic"``) when ``source`` cannot be fetched
+        (offline, no ``KIT_MIRROR``); ``frame.attrs["fallback_reason"]`` says why. Other
+        errors (a broken file) are raised as usual.
 
     Returns
     -------
     DataFrame
         ``date, region, province, confirmed, deaths, recovered``.
     """
+    if fallback is not None:
+        try:
+            return load_timeseries(source, format=format, measures=measures, level=level)
+        except FetchError as exc:
+            frame = load_timeseries(fallback, measures=measures)
+            frame.attrs["fallback_reason"] = f"{source} could not be fetched ({exc}); using {fallback}"
+            return frame
     from .fetch import fetch
     from .registry import load_registry
 

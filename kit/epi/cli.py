@@ -34,6 +34,9 @@ def cmd_simulate(args) -> int:
         print("kit: population not given (-p population=N or --country); using 1,000,000", file=sys.stderr)
     if args.model != "seird-icu":
         params = {k: v for k, v in params.items() if k not in ("p_ic", "p_cd", "beds_per_100k")}
+    if "x0" in params and "r0_end" not in params:
+        print(f"kit: x0 given without r0_end: R0 stays at r0_start, so day {params['x0']:g} changes nothing; "
+              f"pass -p r0_end=0.9 for an intervention that brings R0 below 1", file=sys.stderr)
     sim = epi.simulate(args.model, days=args.days, **params)
     key = "C" if "C" in sim.model.compartments else "I"
     peak = epi.peak(sim, key)
@@ -47,15 +50,9 @@ def cmd_simulate(args) -> int:
         write_json(args.json, {"model": sim.model.name, "parameters": sim.parameters, "days": args.days,
                                 "series": sim.series(), "peak": peak})
     if args.plot:
-        import matplotlib.pyplot as plt
+        from kit.epi.plots import plot_overview
 
-        from kit.epi.plots import plot_r0, plot_simulation
-
-        fig, (a, b) = plt.subplots(2, 1, figsize=(9, 6.5), height_ratios=[3, 1.2], sharex=True,
-                                   constrained_layout=True)
-        plot_simulation(sim, ax=a)
-        plot_r0(sim, ax=b)
-        fig.savefig(args.plot, dpi=110)
+        plot_overview(sim).savefig(args.plot, dpi=110)
     return 0
 
 
@@ -71,7 +68,8 @@ def cmd_fit(args) -> int:
     result = fit_region(frame, args.region, target=args.target, province=args.province, model=args.model,
                         start=args.start, end=args.end, lead_days=args.lead_days, fit_p_cd=args.fit_p_cd,
                         **_params(args.param))
-    print(result.parameters[result.parameters["varied"]].to_string(index=False))
+    table = result.summary()
+    print(table[table["fitted"] == "yes"].drop(columns="fitted").to_string())
     print(f"RMSE {result.rmse:.4g} on {result.n_points} daily points; model day 0 = {result.start.date()}")
     if args.json:
         write_json(args.json, {"region": result.region, **result.to_json()})

@@ -43,7 +43,8 @@ class FitResult:
     Attributes
     ----------
     parameters : DataFrame
-        name, value, stderr, ci_low, ci_high (95 %), varied.
+        name, value, stderr, ci_low, ci_high (95 %: on the log scale for positive
+        parameters, within their bounds), varied. :meth:`summary` shows it readably.
     curve : DataFrame
         Indexed by date: ``observed`` and ``fitted`` daily counts.
     rmse : float
@@ -71,6 +72,14 @@ class FitResult:
 
     def value(self, name: str) -> float:
         return float(self.all_parameters[name])
+
+    def summary(self) -> pd.DataFrame:
+        """The parameter table for people: estimate, standard error and 95 % interval as
+        readable numbers (no scientific notation), fitted parameters first."""
+        rows = [{"parameter": r["name"], "estimate": _figure(r["value"]), "std. error": _figure(r["stderr"]),
+                 "95 % interval": f"{_figure(r['ci_low'])} – {_figure(r['ci_high'])}" if r["varied"] else "",
+                 "fitted": "yes" if r["varied"] else "fixed"} for r in self.parameters.to_dict(orient="records")]
+        return pd.DataFrame(rows).set_index("parameter")
 
     def band(self, n: int = 300, q: tuple = (0.025, 0.975), seed: int = 0, days: int | None = None) -> pd.DataFrame:
         """Ensemble band of the daily target from parameter uncertainty.
@@ -117,6 +126,27 @@ class FitResult:
 
 def _num(x):
     return None if x is None or not np.isfinite(x) else float(x)
+
+
+def _interval(name: str, value: float, se: float, days: int) -> tuple[float, float]:
+    """95 % interval. A parameter that must be positive (R0, a count, a steepness, a
+    probability) gets it on the log scale, value·exp(±1.96·se/value), so a count is never
+    given a negative lower end; every interval stays within the parameter's bounds."""
+    _, lo, hi = _bounds(name, days)
+    if not np.isfinite(se):
+        return np.nan, np.nan
+    if lo is not None and lo > 0 and value > 0:
+        spread = np.exp(1.96 * se / value)
+        low, high = value / spread, value * spread
+    else:
+        low, high = value - 1.96 * se, value + 1.96 * se
+    return max(low, lo) if lo is not None else low, min(high, hi) if hi is not None else high
+
+
+def _figure(x: float) -> str:
+    if not np.isfinite(x):
+        return "–"
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
 
 
 def _bounds(name: str, days: int):
@@ -284,8 +314,8 @@ def fit(observed: pd.Series, *, model: str = "seird-icu", target: str = "deaths"
     for name in vary:
         p = best.params[name]
         se = p.stderr if p.stderr is not None else np.nan
-        rows.append({"name": name, "value": p.value, "stderr": se, "ci_low": p.value - 1.96 * se,
-                     "ci_high": p.value + 1.96 * se, "varied": True})
+        low, high = _interval(name, p.value, se, days)
+        rows.append({"name": name, "value": p.value, "stderr": se, "ci_low": low, "ci_high": high, "varied": True})
     for name in ("population", "p_ic", "p_cd", "beds_per_100k", "incubation_days", "infectious_days",
                  "initial_exposed", "reporting_fraction", "ifr"):
         if name in estimates and name not in vary:

@@ -6,6 +6,42 @@ import pandas as pd
 
 COLOURS = {"S": "#1f77b4", "E": "#ff7f0e", "I": "#d62728", "C": "#9467bd", "R": "#2ca02c",
            "D": "#222222"}
+NAMES = {"S": "susceptible", "E": "exposed", "I": "infectious", "C": "critical patients", "R": "recovered",
+         "D": "deaths"}
+
+
+def _people(x, _pos=None) -> str:
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(x) >= size:
+            return f"{x / size:g}{unit}"
+    return f"{x:g}"
+
+
+def _people_axis(ax) -> None:
+    """Counts of people read as 60M, 4k, not as 6 with a 1e7 in the corner."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.yaxis.set_major_formatter(FuncFormatter(_people))
+
+
+def _x_label(ax, index) -> None:
+    ax.set_xlabel("day of the simulation" if index.name == "day" else "date")
+
+
+def plot_overview(sim, title: str | None = None):
+    """The figure ``kit epi simulate --plot`` writes and the explorer shows in reports:
+    every compartment, the ICU panel (critical patients against beds, which the
+    compartments' scale hides) for the ICU model, and R0(t)."""
+    icu = "beds" in sim.frame.columns
+    rows = 3 if icu else 2
+    fig, axes = plt.subplots(rows, 1, figsize=(9, 8.5 if icu else 6.5), sharex=True, constrained_layout=True,
+                             height_ratios=[3, 2, 1.2] if icu else [3, 1.2])
+    plot_simulation(sim, ax=axes[0], title=title)
+    if icu:
+        plot_icu(sim, ax=axes[1])
+    plot_r0(sim, ax=axes[-1])
+    _x_label(axes[-1], sim.frame.index)
+    return fig
 
 
 def plot_simulation(sim, compartments=None, ax=None, title: str | None = None, log: bool = False):
@@ -18,6 +54,7 @@ def plot_simulation(sim, compartments=None, ax=None, title: str | None = None, l
     ax.set_ylabel("people")
     if log:
         ax.set_yscale("log")
+    _people_axis(ax)
     ax.set_title(title or f"{sim.model.name.upper()} simulation")
     ax.legend(frameon=False, ncol=4)
     ax.grid(alpha=0.3)
@@ -33,6 +70,7 @@ def plot_icu(sim, ax=None, title: str = "Critical patients against ICU capacity"
     ax.fill_between(sim.frame.index, beds, c, where=c > beds, color="#d62728", alpha=0.3,
                     label="without a bed")
     ax.set_ylabel("people")
+    _people_axis(ax)
     ax.set_title(title)
     ax.legend(frameon=False)
     ax.grid(alpha=0.3)
@@ -56,7 +94,9 @@ def plot_comparison(a, b, compartment: str = "D", labels=("baseline", "earlier i
     ax.plot(a.frame.index, a.frame[compartment], lw=2, label=labels[0])
     ax.plot(b.frame.index, b.frame[compartment], lw=2, label=labels[1])
     ax.fill_between(a.frame.index, b.frame[compartment], a.frame[compartment], alpha=0.2, color="#2ca02c")
-    ax.set_ylabel(compartment)
+    ax.set_ylabel(NAMES.get(compartment, compartment))
+    _people_axis(ax)
+    _x_label(ax, a.frame.index)
     ax.legend(frameon=False)
     ax.grid(alpha=0.3)
     return ax

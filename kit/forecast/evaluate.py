@@ -143,6 +143,7 @@ class Comparison:
     def plot(self, ax=None, fold: int = -1, models=None, intervals: bool = True, title: str | None = None):
         """Every model's forecast against the truth (last fold by default)."""
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import StrMethodFormatter
 
         ax = ax or plt.subplots(figsize=(10, 4.5))[1]
         history = self.series
@@ -167,6 +168,7 @@ class Comparison:
             ax.axvline(first_fc.index[0] - pd.Timedelta(hours=12), color="0.5", ls=":", lw=1)
         ax.set_title(title or "Forecasts against the truth (dotted line: forecast origin)")
         ax.legend(frameon=False, ncol=3, fontsize=8)
+        ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
         ax.grid(alpha=0.3)
         return ax
 

@@ -1,0 +1,68 @@
+"""The course without the internet: HTML reports and Voila apps that fetch nothing.
+
+nbconvert's lab template loads require.js, MathJax, Mermaid and the widget embedder from
+public CDNs, and a widget output without its kernel renders as a blank space. Our
+template (``jupyter_data/nbconvert/templates/offline-report``) loads nothing from the
+network, and :func:`static_widgets` replaces each widget view by the static picture the
+kit's widgets put beside it (``widgets.static_view``) or, for any other widget, by a
+one-line note. Links between lessons point to the sibling report, not the notebook.
+Voila's lab template links Font Awesome from a CDN (its own bundle already carries it);
+the apps are served with ``jupyter_data/voila/templates/offline``, which drops the link.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from kit.files import atomic_write
+
+JUPYTER_DATA = Path(__file__).parent / "jupyter_data"
+REPORT_TEMPLATE = "offline-report"
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+STATIC_TYPES = ("text/html", "image/png", "image/svg+xml", "image/jpeg", "text/markdown")
+WIDGET_NOTE = "[interactive widget: open this lesson in JupyterLab, or its app with `kit serve`, to use it]"
+# a widget's default text/plain is its repr: "VBox(children=(...", "SEIRDExplorer(country=..."
+_WIDGET_REPR = re.compile(r"^[A-Za-z_]\w*\((children|layout|value|description|country|detector|[a-z_]+)=")
+_LESSON_LINK = re.compile(r"\]\((\d\d_[\w-]+)\.ipynb(#[^)]*)?\)")
+
+
+def static_widgets(nb) -> None:
+    """In place: widget views → static pictures or a note; lesson links → reports."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = _LESSON_LINK.sub(lambda m: f"]({m.group(1)}.html{m.group(2) or ''})", cell.source)
+        for output in cell.get("outputs", []):
+            data = output.get("data")
+            if not data or WIDGET_VIEW not in data:
+                continue
+            del data[WIDGET_VIEW]
+            if not any(t in data for t in STATIC_TYPES) and _WIDGET_REPR.match(str(data.get("text/plain", ""))):
+                data["text/plain"] = WIDGET_NOTE
+
+
+def export_html(nb_path: Path, html_path: Path) -> None:
+    """Write the offline report of an executed notebook (atomically)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(nb_path, as_version=4)
+    static_widgets(nb)
+    exporter = HTMLExporter(template_name=REPORT_TEMPLATE,
+                            extra_template_basedirs=[str(JUPYTER_DATA / "nbconvert" / "templates")])
+    body, _ = exporter.from_notebook_node(nb)
+    atomic_write(html_path, body)
+
+
+def voila_command(target: Path, port: int, ip: str = "127.0.0.1", token: str | None = None) -> tuple[list, dict]:
+    """The Voila command line and the environment additions that serve ``target`` (an app
+    notebook or the apps folder) with the offline template (no CDN requests)."""
+    import os
+    import sys
+
+    cmd = [sys.executable, "-m", "voila", str(target), f"--port={port}", "--no-browser", f"--Voila.ip={ip}",
+           "--template=offline"]
+    if token:
+        cmd.append(f"--ServerApp.token={token}")
+    paths = [str(JUPYTER_DATA), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))]
+    return cmd, {"JUPYTER_PATH": os.pathsep.join(paths)}

@@ -1,0 +1,79 @@
+"""A student's view: JupyterLab on loopback, lesson 02 opened and run in headless
+Chromium; the SEIRD explorer widget must render (no "Error displaying widget") and the
+page must log no console error."""
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from .browser import REPO, chromium, free_port, require_browser
+
+pytestmark = pytest.mark.browser
+LESSON = "02_seird_simulation.ipynb"
+
+
+@pytest.fixture
+def lab(tmp_path):
+    require_browser()
+    root = tmp_path / "course"
+    root.mkdir()
+    shutil.copy(REPO / "lessons" / LESSON, root / LESSON)
+    port, token = free_port(), secrets.token_hex(16)
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"), "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
+    log = open(tmp_path / "lab.log", "w+")
+    proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
+                             "--ServerApp.ip=127.0.0.1", "--allow-root", f"--IdentityProvider.token={token}",
+                             f"--ServerApp.root_dir={root}", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
+                             "jupyterlab.NeverCheckForUpdate"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            if proc.poll() is not None or time.time() > deadline:
+                log.seek(0)
+                raise RuntimeError(f"jupyter lab did not start:\n{log.read()[-3000:]}")
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        yield f"{base}/lab/tree/{LESSON}?token={token}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def test_lesson_runs_in_jupyterlab_and_its_widget_renders(lab):
+    with chromium() as page:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        errors = []
+        page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(lab, timeout=120_000)
+        page.locator(".jp-Notebook").wait_for(timeout=120_000)
+        page.wait_for_function("document.querySelector('.jp-Notebook-ExecutionIndicator') !== null", timeout=60_000)
+        # Run > Run All Cells, as a student would
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        page.wait_for_function("document.querySelector('.seird .summary')?.textContent.includes('ICU peak')",
+                               timeout=300_000)
+        text = page.locator(".jp-Notebook").inner_text()
+        if os.environ.get("KIT_SCREENSHOTS"):
+            page.locator(".seird").first.scroll_into_view_if_needed()
+            page.screenshot(path=os.path.join(os.environ["KIT_SCREENSHOTS"], "jupyterlab_lesson02.png"))
+    assert "Error displaying widget" not in text
+    assert "Traceback" not in text
+    # JupyterLab itself logs nothing wrong about our widgets or cells
+    assert not [e for e in errors if "widget" in e.lower() or "seird" in e.lower() or "anywidget" in e.lower()], errors
