@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kit.forecast import (BASELINES, MODEL_CLASSES, Forecaster, Holdout, RollingOrigin, compare, compare_many,
-                          errors, make_models)
+from kit.errors import ParameterError
+from kit.forecast import (BASELINES, MODEL_CLASSES, Forecaster, Holdout, RollingOrigin, as_target, compare,
+                          compare_many, errors, interval_scores, make_models)
 from kit.forecast import eda, stationarity
 from kit.forecast.models import orders_from_acf_pacf
 
@@ -28,11 +29,14 @@ def test_every_model_fits_and_forecasts_a_short_series(name):
     model = MODEL_CLASSES[name]()
     assert model.fit(y) is model
     fc = model.predict(7)
-    assert list(fc.columns) == ["mean", "lower", "upper"] and len(fc) == 7
+    assert list(fc.columns) == ["mean", "lower_80", "upper_80", "lower_95", "upper_95"] and len(fc) == 7
     assert fc.index[0] == y.index[-1] + pd.Timedelta(days=1)
     assert np.isfinite(fc["mean"]).all()
-    if fc["lower"].notna().all():
-        assert (fc["lower"] <= fc["mean"] + 1e-6).all() and (fc["mean"] <= fc["upper"] + 1e-6).all()
+    # every model has intervals at both levels (its own, or conformal), the 80 % inside the 95 %
+    assert fc.notna().all().all(), fc
+    tol = 1e-6 * fc["mean"].abs().max()
+    assert (fc["lower_95"] <= fc["lower_80"] + tol).all() and (fc["lower_80"] <= fc["mean"] + tol).all()
+    assert (fc["mean"] <= fc["upper_80"] + tol).all() and (fc["upper_80"] <= fc["upper_95"] + tol).all()
 
 
 def test_predict_never_refits_and_needs_fit():
@@ -68,9 +72,8 @@ class Spy(Forecaster):
     def _fit(self, y):
         Spy.seen.append((y.index[0], y.index[-1]))
 
-    def _predict(self, h):
-        from kit.forecast.models import _frame
-        return _frame(self.y_, h, np.full(h, self.y_.iloc[-1]))
+    def _predict(self, h, levels):
+        return np.full(h, self.y_.iloc[-1]), {}  # no intervals: NaN bands, NaN coverage
 
 
 def test_rolling_origin_folds_never_train_on_the_future():
@@ -200,8 +203,11 @@ def test_cli_json_contract(tmp_path):
     assert {"region", "target", "train_end", "horizon", "rows", "best"} <= set(payload)
     assert payload["train_end"] == "2020-05-05" and payload["horizon"] == 10
     assert {r["model"] for r in payload["rows"]} == {"naive", "drift", "holt", "arima"}
+    assert payload["levels"] == [80.0, 95.0]
     for row in payload["rows"]:
-        assert {"model", "mae", "rmse", "mape", "fit_seconds"} <= set(row)
+        assert {"model", "mae", "rmse", "mape", "fit_seconds", "coverage", "interval_score"} <= set(row)
+        assert set(row["coverage"]) == {"80", "95"} == set(row["interval_score"])
+        assert 0 <= row["coverage"]["95"] <= 1 and row["interval_score"]["95"] > 0
     assert payload["best"] in {"naive", "drift", "holt", "arima"} and png.stat().st_size > 5000
     bad = subprocess.run([sys.executable, "-m", "kit", "forecast", "compare", "--source", str(csv),
                           "--region", "Testlnd"], capture_output=True, text=True)
@@ -212,3 +218,59 @@ def test_slow_model_is_opt_in():
     assert "auto_arima" not in make_models("default") and "prophet" in make_models("default")
     assert "auto_arima" in make_models("all") and "auto_arima" in make_models("auto_arima")
     assert len(make_models("all")) == 10
+
+
+def test_conformal_intervals_come_from_the_training_series_only_and_widen_with_the_step():
+    y = cumulative(80)
+    model = MODEL_CLASSES["linear"]().fit(y.iloc[:60], horizon=10)
+    fc = model.predict(10, level=(50, 90))
+    assert list(fc.columns) == ["mean", "lower_50", "upper_50", "lower_90", "upper_90"]
+    half = (fc["upper_90"] - fc["mean"]).to_numpy()
+    assert half[-1] > half[0] > 0  # errors grow with the step ahead
+    # the calibration used days before the training end only: changing the future changes nothing
+    future_changed = pd.concat([y.iloc[:60], y.iloc[60:] * 10])
+    again = MODEL_CLASSES["linear"]().fit(future_changed.iloc[:60], horizon=10).predict(10, level=(50, 90))
+    pd.testing.assert_frame_equal(fc, again)
+
+
+def test_too_few_calibration_origins_leave_that_interval_empty_not_a_crash():
+    y = cumulative(18)
+    fc = MODEL_CLASSES["linear"]().fit(y, horizon=14).predict(14, level=(50, 95))
+    assert fc[["lower_50", "lower_95"]].iloc[:13].notna().all().all()  # 3 origins could check 13 days
+    assert fc[["lower_50", "lower_95"]].iloc[13:].isna().all().all()  # the 14th day: no error seen, no band
+    tiny = MODEL_CLASSES["linear"]().fit(y.iloc[:5], horizon=3).predict(3)
+    assert tiny["mean"].notna().all() and tiny["lower_95"].isna().all()  # no origin to calibrate on
+    result = compare(y.iloc[:8], "linear", horizon=3)
+    assert set(result.table["status"]) == {"ok"} and result.table["coverage_95"].isna().any()
+
+
+@pytest.mark.parametrize("level", [0, 100, -5, 150, "80", True])
+def test_levels_outside_0_100_are_refused(level):
+    with pytest.raises(ParameterError, match="strictly between 0 and 100"):
+        compare(cumulative(40), "holt", horizon=5, level=level)
+
+
+def test_coverage_and_interval_score():
+    actual = np.array([0.0, 5.0, 20.0])
+    scored = interval_scores(actual, np.array([-1.0, 0.0, 0.0]), np.array([1.0, 10.0, 10.0]), 80)
+    assert scored["coverage"] == pytest.approx(2 / 3)
+    # widths 2, 10, 10; the third misses by 10: + (2 / 0.2) * 10
+    assert scored["interval_score"] == pytest.approx((2 + 10 + 10 + 100) / 3)
+    assert np.isnan(interval_scores(actual, np.full(3, np.nan), np.full(3, np.nan), 95)["coverage"])
+
+
+def test_backtest_reports_coverage_per_model_and_step():
+    result = compare(cumulative(90), "holt,linear", horizon=7, folds=3, level=(80, 95), progress=False)
+    assert {"coverage_80", "interval_score_80", "coverage_95", "interval_score_95"} <= set(result.table)
+    assert result.table["coverage_95"].between(0, 1).all()
+    assert {"coverage_80", "coverage_95"} <= set(result.by_horizon)
+
+
+def test_daily_target_is_the_7_day_mean_of_new_counts():
+    y = pd.Series([0.0, 7, 14, 21, 28, 35, 42, 49, 40, 63], index=pd.date_range("2020-03-01", periods=10))
+    daily = as_target(y, "daily")
+    assert daily.index[0] == y.index[7] and daily.iloc[0] == pytest.approx(7.0)
+    assert daily.iloc[1] == pytest.approx((6 * 7 + 0) / 7)  # the drop to 40 counts as 0 new, not -9
+    assert as_target(y, "cumulative") is y
+    with pytest.raises(ParameterError, match="transform"):
+        as_target(y, "weekly")

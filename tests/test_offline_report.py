@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from kit.course import plan, run_course
-from kit.course.offline import WIDGET_NOTE, WIDGET_VIEW, static_widgets
+from kit.course.offline import WIDGET_NOTE, WIDGET_VIEW, prepare_for_report
 
 from .browser import chromium, require_browser
 
@@ -50,11 +50,14 @@ def test_widget_views_become_pictures_or_a_note():
                     nbformat.v4.new_output("display_data", {WIDGET_VIEW: view, "text/plain": "SEIRDExplorer(country='I…",
                                                             "text/html": "<img src='data:image/png;base64,AA'/>"}),
                     nbformat.v4.new_output("display_data", {WIDGET_VIEW: view, "text/plain": "IntSlider(value=3)"}),
-                    nbformat.v4.new_output("display_data", {WIDGET_VIEW: view, "text/plain": "fits: 100%|##| 3/3"})])]
-    static_widgets(nb)
+                    nbformat.v4.new_output("display_data", {WIDGET_VIEW: view, "text/plain": "fits: 100%|##| 3/3"}),
+                    nbformat.v4.new_output("display_data", {"text/markdown": "- [EDA](01_covid_eda.ipynb) — `01`",
+                                                            "text/html": '<a href="01_covid_eda.ipynb">EDA</a>'})])]
+    prepare_for_report(nb)
     assert "widgets" not in nb.metadata
     assert "(02_seird_simulation.html#fit)" in nb.cells[0].source and "https://x.org/a.ipynb" in nb.cells[0].source
-    picture, slider, bar = (o["data"] for o in nb.cells[1].outputs)
+    picture, slider, bar, index = (o["data"] for o in nb.cells[1].outputs)
+    assert "(01_covid_eda.html)" in index["text/markdown"] and 'href="01_covid_eda.html"' in index["text/html"]
     assert WIDGET_VIEW not in picture and picture["text/html"].startswith("<img")
     assert slider == {"text/plain": WIDGET_NOTE}
     assert bar == {"text/plain": "fits: 100%|##| 3/3"}

@@ -4,11 +4,13 @@ exactly what the generator makes."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 from PIL import Image
 
 from kit.data import synthetic
 from kit.epi.outbreak import outbreak
+from kit.errors import ParameterError
 
 COLUMNS = ["date", "region", "province", "confirmed", "deaths", "recovered"]
 
@@ -77,3 +79,18 @@ def test_masked_and_unmasked_faces_differ_where_the_mask_is(tmp_path):
     masked = np.stack([np.asarray(Image.open(p), float) for p in sorted((folder / "with_mask").glob("*.jpg"))])
     bare = np.stack([np.asarray(Image.open(p), float) for p in sorted((folder / "without_mask").glob("*.jpg"))])
     assert np.abs(masked.mean(0) - bare.mean(0)).mean() > 5
+
+
+def test_harder_face_sets_hold_several_alike_photos_per_subject_grouped_by_subject(tmp_path):
+    from kit.data.images import load_image_folder
+
+    folder = synthetic.face_images(tmp_path / "hard", n_subjects=6, size=64, seed=0, photos=3, difficulty=0.8)
+    images = load_image_folder(folder)
+    assert len(images) == 6 * (3 + 1)  # three photos in the subject's usual class, one in the other
+    assert sorted(images.frame["group"].unique()) == [str(i) for i in range(6)]
+    assert (folder / "with_mask" / "0~2-with-mask.jpg").is_file() and (folder / "without_mask" / "1~2.jpg").is_file()
+    assert not (folder / "with_mask" / "1~1-with-mask.jpg").exists()  # subject 1 is usually without a mask
+    photos = [np.asarray(Image.open(folder / "without_mask" / f"1{k}.jpg"), float) for k in ("", "~1", "~2")]
+    assert np.abs(photos[0] - photos[1]).mean() > 1  # not copies: moved, turned, lit differently
+    with pytest.raises(ParameterError):
+        synthetic.face_images(tmp_path / "bad", photos=0)

@@ -122,3 +122,39 @@ def test_kit_detect_counts_people_on_a_video(tmp_path):
     assert "3 people" in proc.stdout or f"{len(people)} people" in proc.stdout
     tracked = {d.get("track") for f in payload["per_frame"] for d in f["detections"]}
     assert None not in tracked
+
+
+def _write_video(path, frames, size=(160, 120)):
+    import cv2
+
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, size)
+    assert writer.isOpened()
+    for i in range(frames):
+        frame = np.full((size[1], size[0], 3), 40 + 5 * i, np.uint8)
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def test_a_video_with_no_frames_or_a_corrupt_container_is_named(tmp_path):
+    from kit.errors import InputError
+    from kit.vision.streams import iter_frames
+
+    empty = _write_video(tmp_path / "empty.avi", 0)
+    with pytest.raises(InputError, match="empty.avi"):
+        list(iter_frames(empty))
+    garbage = tmp_path / "holiday.mp4"
+    garbage.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    with pytest.raises(InputError, match="holiday.mp4"):
+        list(iter_frames(garbage))
+
+
+def test_a_truncated_video_keeps_the_frames_read_and_says_where_it_stopped(tmp_path):
+    from kit.vision.streams import iter_frames
+
+    video = _write_video(tmp_path / "cut.avi", 40)
+    data = video.read_bytes()
+    video.write_bytes(data[: len(data) // 2])
+    with pytest.warns(UserWarning, match=r"cut.avi: reading stopped at frame \d+ of 40"):
+        frames = list(iter_frames(video))
+    assert 5 < len(frames) < 40 and frames[0][0] == "cut.avi#0"

@@ -18,7 +18,7 @@ import pandas as pd
 
 from kit.data.tidy import select_series
 from kit.errors import DataError, KitError
-from kit.forecast import MODEL_CLASSES, compare
+from kit.forecast import MODEL_CLASSES, as_target, compare
 from kit.forecast.models import BASELINES
 
 from .static_view import StaticView, image_html, note_html, png_bytes
@@ -32,7 +32,9 @@ def table_html(table: pd.DataFrame) -> str:
     def number(x, digits=0):
         return "–" if x is None or not np.isfinite(x) else f"{x:,.{digits}f}"
 
-    head = "".join(f"<th>{h}</th>" for h in ("model", "MAE", "RMSE", "MAPE %", "fit s", "status"))
+    levels = [c.split("_", 1)[1] for c in table.columns if c.startswith("coverage_")]
+    head = "".join(f"<th>{h}</th>" for h in ("model", "MAE", "RMSE", "MAPE %",
+                                              *(f"in {lv} % band" for lv in levels), "fit s", "status"))
     rows = []
     for r in table.to_dict(orient="records"):
         big = max(abs(r["rmse"]) if np.isfinite(r["rmse"]) else 0, 1) >= 100
@@ -40,7 +42,9 @@ def table_html(table: pd.DataFrame) -> str:
             f"<td><b>{html.escape(str(r['model']))}</b></td>" if r["model"] not in BASELINES
             else f"<td>{html.escape(str(r['model']))} <small>(baseline)</small></td>",
             f"<td>{number(r['mae'], 0 if big else 2)}</td>", f"<td>{number(r['rmse'], 0 if big else 2)}</td>",
-            f"<td>{number(r['mape'], 2)}</td>", f"<td>{number(r['fit_seconds'], 2)}</td>",
+            f"<td>{number(r['mape'], 2)}</td>",
+            *(f"<td>{number(100 * r[f'coverage_{lv}'], 0)} %</td>" for lv in levels),
+            f"<td>{number(r['fit_seconds'], 2)}</td>",
             f"<td>{html.escape(str(r['status']))[:80]}</td>")) + "</tr>")
     return ("<table class='kit-table' style='border-collapse:collapse;font-size:13px'>"
             "<style>.kit-table td,.kit-table th{padding:2px 10px;text-align:right;border-bottom:1px solid #ddd}"
@@ -85,24 +89,29 @@ class ForecastDashboard(StaticView, W.HBox):
         self.models = W.SelectMultiple(options=[m for m in MODEL_CLASSES if m not in BASELINES],
                                        value=[m for m in models if m in MODEL_CLASSES and m not in BASELINES],
                                        description="models", rows=8, style=style, layout=full)
+        self.series = W.ToggleButtons(options=[("cumulative", "cumulative"), ("new per day", "daily")],
+                                      value="cumulative", description="series",
+                                      tooltips=["the running total", "7-day mean of new counts"],
+                                      style={**style, "button_width": "92px"})
         self.horizon = W.IntSlider(value=horizon, min=1, max=60, description="horizon", continuous_update=False,
                                    style=style, layout=full)
         self.folds = W.IntSlider(value=folds, min=0, max=10, description="folds", continuous_update=False,
                                  style=style, layout=full,
                                  tooltip="0: one hold-out of `horizon` days; k: rolling-origin backtest")
         note = W.HTML("<small>The naive and drift baselines are always in the table. "
-                      "Hold Ctrl (⌘) to pick several models.</small>")
+                      "Hold Ctrl (⌘) to pick several models. An honest 95 % band holds about 95 % "
+                      "of the actual values.</small>")
         self.status = W.HTML()
         self.chart = W.Image(format="png", layout=W.Layout(width="100%", max_width="960px", height="auto"))
         self.table = W.HTML()
-        controls = W.VBox([self.region, self.target, self.models, note, self.horizon, self.folds],
+        controls = W.VBox([self.region, self.target, self.series, self.models, note, self.horizon, self.folds],
                           layout=W.Layout(flex=f"0 0 {CONTROLS_WIDTH}", width=CONTROLS_WIDTH,
                                           min_width=CONTROLS_WIDTH, padding="0 12px 0 0"))
         results = W.VBox([self.status, self.chart, self.table],
                          layout=W.Layout(flex="1 1 auto", min_width="0", overflow="auto"))
         super().__init__([controls, results], layout=W.Layout(width="100%", align_items="flex-start"))
         self.result = None
-        for control in (self.region, self.target, self.models, self.horizon, self.folds):
+        for control in (self.region, self.target, self.series, self.models, self.horizon, self.folds):
             control.observe(lambda _change: self.update(), names="value")
         self.update()
 
@@ -114,7 +123,7 @@ class ForecastDashboard(StaticView, W.HBox):
         where = f"{self.region.value}, {self.target.value}"
         self.status.value = f"{label}{html.escape(where)}: fitting…"
         try:
-            y = select_series(self.frame, self.region.value, self.target.value)
+            y = as_target(select_series(self.frame, self.region.value, self.target.value), self.series.value)
             result = compare(y, list(self.models.value), horizon=self.horizon.value,
                              folds=self.folds.value or None, progress=False)
         except KitError as exc:
@@ -126,8 +135,10 @@ class ForecastDashboard(StaticView, W.HBox):
         self.status.value = (f"{label}{html.escape(where)} ({kind}): best model <b>{result.best or 'none'}</b>")
         self.table.value = table_html(result.table)
         fig, ax = plt.subplots(figsize=(10, 4))
-        result.plot(ax=ax, title=f"{self.region.value}: {self.target.value}")
-        ax.set_ylabel(f"cumulative {self.target.value}")
+        daily = self.series.value == "daily"
+        result.plot(ax=ax, title=f"{self.region.value}: {'new ' if daily else ''}{self.target.value}"
+                                 f"{' per day (7-day mean)' if daily else ''}, best model with its 80 and 95 % bands")
+        ax.set_ylabel(f"{'new' if daily else 'cumulative'} {self.target.value}")
         self.chart.value = png_bytes(fig)
         return result
 

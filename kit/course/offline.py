@@ -3,7 +3,7 @@
 nbconvert's lab template loads require.js, MathJax, Mermaid and the widget embedder from
 public CDNs, and a widget output without its kernel renders as a blank space. Our
 template (``jupyter_data/nbconvert/templates/offline-report``) loads nothing from the
-network, and :func:`static_widgets` replaces each widget view by the static picture the
+network, and :func:`prepare_for_report` replaces each widget view by the static picture the
 kit's widgets put beside it (``widgets.static_view``) or, for any other widget, by a
 one-line note. Links between lessons point to the sibling report, not the notebook.
 Voila's lab template links Font Awesome from a CDN (its own bundle already carries it);
@@ -24,21 +24,33 @@ WIDGET_NOTE = "[interactive widget: open this lesson in JupyterLab, or its app w
 # a widget's default text/plain is its repr: "VBox(children=(...", "SEIRDExplorer(country=..."
 _WIDGET_REPR = re.compile(r"^[A-Za-z_]\w*\((children|layout|value|description|country|detector|[a-z_]+)=")
 _LESSON_LINK = re.compile(r"\]\((\d\d_[\w-]+)\.ipynb(#[^)]*)?\)")
+_LESSON_HREF = re.compile(r'href="(\d\d_[\w-]+)\.ipynb(#[^"]*)?"')
 
 
-def static_widgets(nb) -> None:
-    """In place: widget views → static pictures or a note; lesson links → reports."""
+def prepare_for_report(nb) -> None:
+    """In place: widget views → static pictures or a note; lesson links (in Markdown
+    cells and in Markdown/HTML outputs such as the welcome lesson's index) → reports."""
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            cell.source = _LESSON_LINK.sub(lambda m: f"]({m.group(1)}.html{m.group(2) or ''})", cell.source)
+            cell.source = _to_report_links(cell.source)
         for output in cell.get("outputs", []):
             data = output.get("data")
-            if not data or WIDGET_VIEW not in data:
+            if not data:
+                continue
+            for kind in ("text/markdown", "text/html"):
+                if isinstance(data.get(kind), str):
+                    data[kind] = _to_report_links(data[kind])
+            if WIDGET_VIEW not in data:
                 continue
             del data[WIDGET_VIEW]
             if not any(t in data for t in STATIC_TYPES) and _WIDGET_REPR.match(str(data.get("text/plain", ""))):
                 data["text/plain"] = WIDGET_NOTE
+
+
+def _to_report_links(text: str) -> str:
+    text = _LESSON_LINK.sub(lambda m: f"]({m.group(1)}.html{m.group(2) or ''})", text)
+    return _LESSON_HREF.sub(lambda m: f'href="{m.group(1)}.html{m.group(2) or ""}"', text)
 
 
 def export_html(nb_path: Path, html_path: Path) -> None:
@@ -47,7 +59,7 @@ def export_html(nb_path: Path, html_path: Path) -> None:
     from nbconvert import HTMLExporter
 
     nb = nbformat.read(nb_path, as_version=4)
-    static_widgets(nb)
+    prepare_for_report(nb)
     exporter = HTMLExporter(template_name=REPORT_TEMPLATE,
                             extra_template_basedirs=[str(JUPYTER_DATA / "nbconvert" / "templates")])
     body, _ = exporter.from_notebook_node(nb)

@@ -28,6 +28,11 @@ def _jsonable(value):
     return jsonable(value)
 
 
+def format_number(value: float) -> str:
+    """A recorded number for people: 11,340 rather than 1.134e+04; 0.7111 rather than 0.711111."""
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
+
+
 class Recorded:
     """What one :func:`record` call stored, shown as one short line."""
 
@@ -37,7 +42,7 @@ class Recorded:
     def _brief(self, name) -> str:
         value = self.values[name]
         if isinstance(value, float):
-            return f"{name} = {value:,.0f}" if abs(value) >= 1000 else f"{name} = {value:.4g}"
+            return f"{name} = {format_number(value)}"
         if isinstance(value, (int, str)) and len(str(value)) <= 40:
             return f"{name} = {value}"
         if isinstance(value, list):

@@ -24,6 +24,7 @@ from kit.progress import show_progress
 from .environment import lesson_paths, lessons_dir, machine_summary, package_versions
 from .offline import export_html
 from .profiles import expand_grid, load_profiles
+from .record import format_number
 
 DEFAULT_CELL_TIMEOUT_S = 3600
 
@@ -307,7 +308,7 @@ def summary_table(records: list[dict]) -> str:
     import pandas as pd
 
     def brief(metrics: dict) -> str:
-        items = [f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+        items = [f"{k}={format_number(v)}" if isinstance(v, float) else f"{k}={v}"
                  for k, v in metrics.items() if isinstance(v, (int, float, str)) and not isinstance(v, bool)]
         text = ", ".join(items)
         return text if len(text) <= 70 else text[:67] + "..."

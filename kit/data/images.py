@@ -34,6 +34,7 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".
 VOC_CLASSES = MASK_CLASSES
 # Observations-style names: N.jpg, N-with-mask.jpg, N-incorrect.jpg all show subject N.
 _SUBJECT_SUFFIX = re.compile(r"(-with-mask|-without-mask|-incorrect|-mask)$", re.IGNORECASE)
+_PHOTO_NUMBER = re.compile(r"~\d+$")  # "12~3": the 4th photo of subject 12 (the synthetic sets)
 _SOURCE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -153,8 +154,9 @@ def decode_bgr(data: bytes, what: str = "image", limit_name: str = "KIT_MAX_PIXE
 
 
 def subject_of(path: str | Path) -> str:
-    """The subject a file shows, by the observations naming rule (``12-with-mask.jpg`` → ``12``)."""
-    return _SUBJECT_SUFFIX.sub("", Path(path).stem)
+    """The subject a file shows, by the observations naming rule (``12-with-mask.jpg`` → ``12``;
+    the synthetic sets' further photos ``12~2-with-mask.jpg`` → ``12``)."""
+    return _PHOTO_NUMBER.sub("", _SUBJECT_SUFFIX.sub("", Path(path).stem))
 
 
 def expand_box(box, margin: float, width: int, height: int) -> tuple[int, int, int, int]:
@@ -568,7 +570,8 @@ def open_image_set(source: str | Path, format: str = "auto", margin: float = 0.0
     Parameters
     ----------
     source : str or path
-        ``synthetic`` (generated faces, offline; ``n_subjects`` and ``size`` apply), a
+        ``synthetic`` (generated faces, offline, several photos per subject, some masks
+        hard to see; ``n_subjects`` and ``size`` apply), a
         registry entry (``masks_observations``, ``masks_rwmfd``, ``masks_voc_853``, ...)
         or a folder. ``LABEL=FOLDER`` (``with_mask=data/rwmfd``) says that every image of
         the folder shows that class, one sub-folder per subject.
@@ -588,7 +591,9 @@ def open_image_set(source: str | Path, format: str = "auto", margin: float = 0.0
     if text == "synthetic":
         from .synthetic import face_images
 
-        folder = face_images(n_subjects=n_subjects, size=size, seed=0)
+        # several alike photos per person and masks that are sometimes hard to see: hard enough
+        # for the lesson's points (a leaky split flatters, there are mistakes to look at)
+        folder = face_images(n_subjects=n_subjects, size=size, seed=0, photos=4, difficulty=0.8)
     elif Path(text).expanduser().is_dir():
         folder = Path(text).expanduser()
     elif Path(text).expanduser().exists():

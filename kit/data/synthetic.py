@@ -48,8 +48,34 @@ _SKIN = [(198, 134, 66), (224, 172, 105), (241, 194, 125), (255, 219, 172), (141
 _MASK = [(173, 216, 230), (245, 245, 245), (30, 30, 30), (255, 182, 193), (120, 180, 140), (70, 90, 160)]
 
 
-def _draw_face(rng: np.random.Generator, size: int, mask: str) -> np.ndarray:
-    """One cartoon face (RGB) with a mask worn correctly, not at all, or below the nose."""
+def _draw_features(img, cx: int, cy: int, fw: int, fh: int, skin, hair) -> tuple[int, int]:
+    """Hair, face, eyes, nose and mouth (in place); returns the eye and nose heights."""
+    import cv2
+
+    cv2.ellipse(img, (cx, cy - fh // 3), (int(fw * 1.05), int(fh * 0.8)), 0, 180, 360, hair, -1)
+    cv2.ellipse(img, (cx, cy), (fw, fh), 0, 0, 360, skin, -1)
+    eye_y, eye_dx = cy - fh // 4, fw // 2
+    for sx in (-1, 1):
+        ex = cx + sx * eye_dx
+        cv2.ellipse(img, (ex, eye_y), (fw // 6, fh // 12), 0, 0, 360, (250, 250, 250), -1)
+        cv2.circle(img, (ex, eye_y), max(2, fh // 16), (40, 30, 20), -1)
+        cv2.line(img, (ex - fw // 6, eye_y - fh // 7), (ex + fw // 6, eye_y - fh // 6), hair, 2)
+    nose_y = cy + fh // 10
+    cv2.line(img, (cx, eye_y + fh // 10), (cx - fw // 10, nose_y),
+             (int(skin[0] * 0.7), int(skin[1] * 0.7), int(skin[2] * 0.7)), 2)
+    cv2.ellipse(img, (cx, cy + fh // 2), (fw // 3, fh // 10), 0, 0, 180, (170, 40, 50), -1)
+    return eye_y, nose_y
+
+
+def _draw_face(rng: np.random.Generator, size: int, mask: str, photo: np.random.Generator | None = None,
+               difficulty: float = 0.0) -> np.ndarray:
+    """One cartoon face (RGB) with a mask worn correctly, not at all, or below the nose.
+
+    ``rng`` draws the subject (background, face, hair, skin, their mask); ``photo``, when
+    given, draws what changes between photos of the same subject (position, angle,
+    light, blur, noise). ``difficulty`` (0..1) makes the mask harder to see: masks close
+    to the skin's colour, partly transparent, blurred, low-resolution, noisy photos.
+    """
     import cv2
 
     bg = rng.integers(40, 220, size=3)
@@ -63,39 +89,54 @@ def _draw_face(rng: np.random.Generator, size: int, mask: str) -> np.ndarray:
     fw, fh = int(size * rng.uniform(0.26, 0.34)), int(size * rng.uniform(0.34, 0.42))
     skin = tuple(int(c) for c in _SKIN[rng.integers(len(_SKIN))])
     hair = tuple(int(c) for c in rng.integers(0, 90, size=3))
-    cv2.ellipse(img, (cx, cy - fh // 3), (int(fw * 1.05), int(fh * 0.8)), 0, 180, 360, hair, -1)
-    cv2.ellipse(img, (cx, cy), (fw, fh), 0, 0, 360, skin, -1)
-    eye_y, eye_dx = cy - fh // 4, fw // 2
-    for sx in (-1, 1):
-        ex = cx + sx * eye_dx
-        cv2.ellipse(img, (ex, eye_y), (fw // 6, fh // 12), 0, 0, 360, (250, 250, 250), -1)
-        cv2.circle(img, (ex, eye_y), max(2, fh // 16), (40, 30, 20), -1)
-        cv2.line(img, (ex - fw // 6, eye_y - fh // 7), (ex + fw // 6, eye_y - fh // 6), hair, 2)
-    nose_y = cy + fh // 10
-    cv2.line(img, (cx, eye_y + fh // 10), (cx - fw // 10, nose_y), (int(skin[0] * 0.7), int(skin[1] * 0.7), int(skin[2] * 0.7)), 2)
-    mouth_y = cy + fh // 2
-    cv2.ellipse(img, (cx, mouth_y), (fw // 3, fh // 10), 0, 0, 180, (170, 40, 50), -1)
+    # the subject's own mask, drawn before anything photo-specific so it is the same in every photo
+    colour = tuple(int(c) for c in _MASK[rng.integers(len(_MASK))])
+    alpha, seams = 1.0, True
+    if difficulty > 0:
+        if rng.uniform() < difficulty:  # a mask close to the skin's colour
+            colour = tuple(int(np.clip(c * rng.uniform(0.85, 1.12), 0, 255)) for c in skin)
+        alpha = rng.uniform(1.0 - 0.55 * difficulty, 1.0)
+        if rng.uniform() < 0.4 * difficulty:  # a hard subject: a faint, skin-coloured, seamless mask
+            colour = tuple(int(np.clip(c * rng.uniform(0.95, 1.05), 0, 255)) for c in skin)
+            alpha, seams = rng.uniform(0.15, 0.4), False
+    if photo is not None:
+        cx += int(size * photo.uniform(-0.05, 0.05))
+        cy += int(size * photo.uniform(-0.05, 0.05))
+    eye_y, nose_y = _draw_features(img, cx, cy, fw, fh, skin, hair)
+    bare = img.copy()
     if mask != "without_mask":
-        colour = tuple(int(c) for c in _MASK[rng.integers(len(_MASK))])
         top = eye_y + fh // 6 if mask == "with_mask" else nose_y + fh // 6
         pts = np.array([[cx - fw, top], [cx + fw, top], [cx + int(fw * 0.8), cy + int(fh * 0.85)],
                         [cx, cy + fh + fh // 12], [cx - int(fw * 0.8), cy + int(fh * 0.85)]], np.int32)
         cv2.fillPoly(img, [pts], colour)
         shade = tuple(int(c * 0.8) for c in colour)
-        for j in range(1, 4):
+        for j in range(1, 4 if seams else 1):
             y = top + j * (cy + fh - top) // 4
             cv2.line(img, (cx - int(fw * 0.85), y), (cx + int(fw * 0.85), y), shade, 1)
-        for sx in (-1, 1):
+        for sx in (-1, 1) if seams else ():
             cv2.line(img, (cx + sx * fw, top + 2), (cx + sx * int(fw * 1.25), eye_y), shade, 2)
+        if alpha < 1.0:  # see-through: the face under the mask shows
+            img = cv2.addWeighted(img, alpha, bare, 1.0 - alpha, 0)
     angle = rng.uniform(-15, 15)
+    gain = rng.uniform(0.8, 1.2)
+    if photo is not None:
+        angle += photo.uniform(-8, 8)
+        gain *= photo.uniform(0.85, 1.15)
     rot = cv2.getRotationMatrix2D((size / 2, size / 2), angle, 1.0)
     img = cv2.warpAffine(img, rot, (size, size), borderMode=cv2.BORDER_REFLECT)
-    gain = rng.uniform(0.8, 1.2)
+    if difficulty > 0 and photo is not None:
+        small = max(12, int(size * photo.uniform(1.0 - 0.7 * difficulty, 1.0)))
+        img = cv2.resize(cv2.resize(img, (small, small), interpolation=cv2.INTER_AREA), (size, size))
+        sigma = photo.uniform(0, 1.5 * difficulty) * size / 64
+        if sigma > 0.3:
+            img = cv2.GaussianBlur(img, (0, 0), sigma)
+        img = img.astype(np.float32) + photo.normal(0, 4 + 14 * difficulty, img.shape)
     return np.clip(img.astype(np.float32) * gain, 0, 255).astype(np.uint8)
 
 
 def face_images(folder: str | os.PathLike | None = None, *, n_subjects: int = 40,
-                classes: tuple = FACE_CLASSES[:2], size: int = 128, seed: int = 0) -> Path:
+                classes: tuple = FACE_CLASSES[:2], size: int = 128, seed: int = 0, photos: int = 1,
+                difficulty: float = 0.0) -> Path:
     """Write a small folder-per-class face set like the real ones.
 
     Each generated *subject* appears once per class, named like the observations
@@ -114,6 +155,15 @@ def face_images(folder: str | os.PathLike | None = None, *, n_subjects: int = 40
     size : int
         Image side in pixels.
     seed : int
+    photos : int
+        Photos of each subject in its usual class (``classes[N % len(classes)]``; one in
+        each other class). Photos of one subject look alike (same face, same mask, a
+        little moved, turned and lit differently), as real data sets hold several shots of
+        one person, most of them alike: a random split puts near-twins on both sides and
+        lets a model score by recognising the person, which flatters it. Beyond the first
+        photo files are named ``N~k...`` (group ``N``).
+    difficulty : float
+        0..1; how hard the mask is to see (see :func:`_draw_face`).
 
     Returns
     -------
@@ -125,9 +175,11 @@ def face_images(folder: str | os.PathLike | None = None, *, n_subjects: int = 40
     unknown = [c for c in classes if c not in FACE_CLASSES]
     if unknown:
         raise ParameterError(f"unknown class(es) {unknown}; choose from {FACE_CLASSES}")
-    if n_subjects < 1 or size < 32:
-        raise ParameterError("n_subjects must be >= 1 and size >= 32")
+    if n_subjects < 1 or size < 32 or photos < 1 or not 0.0 <= difficulty <= 1.0:
+        raise ParameterError("n_subjects and photos must be >= 1, size >= 32 and difficulty in 0..1")
     params = {"n_subjects": n_subjects, "classes": list(classes), "size": size, "seed": seed}
+    if photos > 1 or difficulty:
+        params.update(photos=photos, difficulty=difficulty)
     if folder is None:
         from .fetch import cache_dir
 
@@ -142,12 +194,16 @@ def face_images(folder: str | os.PathLike | None = None, *, n_subjects: int = 40
         for cls in classes:
             (tmp / cls).mkdir()
         for subject in range(n_subjects):
-            for cls in classes:
-                rng = np.random.default_rng([seed, subject])  # same face in every class
-                img = _draw_face(rng, size, cls)
-                ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
-                                       [cv2.IMWRITE_JPEG_QUALITY, 92])
-                (tmp / cls / f"{subject}{suffix[cls]}.jpg").write_bytes(buf.tobytes())
+            for c, cls in enumerate(classes):
+                # each subject is shot more often in one class (its "usual" look), as people are
+                for k in range(photos if subject % len(classes) == c else 1):
+                    rng = np.random.default_rng([seed, subject])  # same face in every class
+                    photo = np.random.default_rng([seed, subject, c, k]) if photos > 1 or difficulty else None
+                    img = _draw_face(rng, size, cls, photo, difficulty)
+                    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR),
+                                           [cv2.IMWRITE_JPEG_QUALITY, 92])
+                    shot = f"~{k}" if k else ""
+                    (tmp / cls / f"{subject}{shot}{suffix[cls]}.jpg").write_bytes(buf.tobytes())
         (tmp / "SYNTHETIC.txt").write_text(f"{SYNTHETIC_LABEL}\n{json.dumps(params)}\n")
     return folder
 

@@ -1,6 +1,7 @@
 """``kit forecast compare``."""
 from __future__ import annotations
 
+from kit.errors import UsageError
 from kit.files import write_json
 
 
@@ -9,10 +10,11 @@ def cmd_compare(args) -> int:
 
     matplotlib.use("Agg")
     from kit.data import load_timeseries, select_series
-    from kit.forecast import compare
+    from kit.forecast import as_target, compare
 
+    levels = _levels(args.level)
     frame = load_timeseries(args.source, format=args.format, measures=(args.target,))
-    y = select_series(frame, args.region, args.target, args.province)
+    y = as_target(select_series(frame, args.region, args.target, args.province), args.transform)
     client = None
     if args.workers or args.scheduler:
         from dask.distributed import Client, LocalCluster
@@ -21,7 +23,7 @@ def cmd_compare(args) -> int:
             LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None))
     try:
         result = compare(y, args.models, holdout=args.holdout, train_end=args.train_end,
-                         horizon=args.horizon, folds=args.folds, client=client)
+                         horizon=args.horizon, folds=args.folds, level=levels, client=client)
     finally:
         if client is not None:
             client.close()
@@ -32,11 +34,18 @@ def cmd_compare(args) -> int:
     print(f"best: {result.best}")
     region = y.attrs["region"] + (f" / {args.province}" if args.province else "")
     if args.json:
-        write_json(args.json, result.to_json(region, args.target))
+        write_json(args.json, {**result.to_json(region, args.target), "transform": args.transform})
     if args.plot:
         ax = result.plot(title=f"{region}: {args.target} forecasts")
         ax.figure.savefig(args.plot, dpi=110, bbox_inches="tight")
     return 0
+
+
+def _levels(text: str) -> tuple:
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise UsageError(f"--level expects percentages separated by commas, e.g. 80,95; got {text!r}") from None
 
 
 def register(sub) -> None:
@@ -51,6 +60,9 @@ def register(sub) -> None:
     p.add_argument("--train-end", help="test on the days after this date")
     p.add_argument("--horizon", type=int, help="days to forecast: per fold with --folds, after --train-end, or alone: test on the last DAYS")
     p.add_argument("--folds", type=int, help="rolling-origin backtest with this many origins")
+    p.add_argument("--level", default="80,95", help="prediction-interval levels in %% (default 80,95)")
+    p.add_argument("--transform", default="cumulative", choices=["cumulative", "daily"],
+                   help="forecast the cumulative counts or daily: the 7-day mean of new counts")
     p.add_argument("--models", default="default", help="default (all but the slow auto_arima), all, or m1,m2 "
                    "(naive, drift, linear, svr, holt, ar, ma, arima, auto_arima, prophet)")
     group = p.add_mutually_exclusive_group()

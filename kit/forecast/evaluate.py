@@ -5,8 +5,13 @@
 * :class:`RollingOrigin` — K forecast origins, each fitting on everything before it and
   forecasting the next H days (sktime's "expanding window").
 * :func:`compare` — every model under the same splitter, one tidy table
-  (model, MAE, RMSE, MAPE, fit seconds, status), the forecasts, and a plot; models run
-  in parallel on Dask when a client is given.
+  (model, MAE, RMSE, MAPE, coverage and interval score per level, fit seconds, status),
+  the forecasts, and a plot; models run in parallel on Dask when a client is given.
+
+Intervals are scored by their empirical **coverage** (the share of actual values inside
+the L % interval: close to L/100 is honest, far below is overconfident) and the
+**interval (Winkler) score**: width + (2/α)·(how far the actual value falls outside),
+α = 1 − L/100; lower is better, and a narrow interval that misses pays for it.
 """
 from __future__ import annotations
 
@@ -20,7 +25,7 @@ import pandas as pd
 from kit.errors import ParameterError
 from kit.progress import show_progress
 
-from .models import BASELINES, Forecaster, SkipModel, check_series, make_models
+from .models import LEVELS, BASELINES, Forecaster, SkipModel, check_levels, check_series, level_name, make_models
 
 DEFAULT_HORIZON = 7  # days per backtest fold when no horizon is given
 
@@ -86,15 +91,43 @@ def errors(actual: np.ndarray, predicted: np.ndarray) -> dict:
             "mape": float(np.mean(np.abs(err[nz] / actual[nz])) * 100) if nz.any() else float("nan")}
 
 
-def _run_one(model: Forecaster, y: pd.Series, train_idx, test_idx) -> dict:
+TRANSFORMS = ("cumulative", "daily")
+
+
+def as_target(y: pd.Series, transform: str = "cumulative") -> pd.Series:
+    """The series to forecast: the cumulative counts as they are, or ``daily``: the 7-day
+    mean of new counts (negative corrections clipped to 0), whose ups and downs a model
+    must actually predict; a cumulative series only rises, which flatters every model."""
+    if transform not in TRANSFORMS:
+        raise ParameterError(f"transform must be one of {', '.join(TRANSFORMS)}, got {transform!r}")
+    if transform == "cumulative":
+        return y
+    daily = y.diff().clip(lower=0).rolling(7).mean().dropna()
+    daily.attrs = dict(y.attrs)
+    return daily.rename(f"{y.name or 'count'} (new per day, 7-day mean)")
+
+
+def interval_scores(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float) -> dict:
+    """Coverage (share of actual values inside) and mean interval (Winkler) score of one
+    level's interval; NaN where the model gave no interval."""
+    actual, lower, upper = (np.asarray(v, float) for v in (actual, lower, upper))
+    if not (np.isfinite(lower).all() and np.isfinite(upper).all()):
+        return {"coverage": np.nan, "interval_score": np.nan}
+    alpha = 1 - level / 100.0
+    below, above = actual < lower, actual > upper
+    score = (upper - lower) + (2 / alpha) * (lower - actual) * below + (2 / alpha) * (actual - upper) * above
+    return {"coverage": float(np.mean(~below & ~above)), "interval_score": float(np.mean(score))}
+
+
+def _run_one(model: Forecaster, y: pd.Series, train_idx, test_idx, levels: tuple = LEVELS) -> dict:
     """Fit a fresh copy on the training part only and forecast the test part."""
     model = copy.deepcopy(model)
     train, test = y.iloc[train_idx], y.iloc[test_idx]
     start = time.perf_counter()
     try:
-        model.fit(train)
+        model.fit(train, horizon=len(test))
         fit_seconds = time.perf_counter() - start
-        forecast = model.predict(len(test))
+        forecast = model.predict(len(test), level=levels)
     except SkipModel as exc:
         return {"model": model.name, "status": f"skipped: {exc}", "fit_seconds": np.nan,
                 "train_end": train.index[-1] if len(train) else None}
@@ -102,8 +135,12 @@ def _run_one(model: Forecaster, y: pd.Series, train_idx, test_idx) -> dict:
         return {"model": model.name, "status": f"failed: {type(exc).__name__}: {str(exc)[:150]}",
                 "fit_seconds": time.perf_counter() - start, "train_end": train.index[-1]}
     forecast["actual"] = test.to_numpy()
+    scored = {level_name(L): interval_scores(test.to_numpy(), forecast[f"lower_{level_name(L)}"],
+                                             forecast[f"upper_{level_name(L)}"], L) for L in levels}
     return {"model": model.name, "status": "ok", "fit_seconds": fit_seconds, "forecast": forecast,
-            "train_end": train.index[-1], **errors(test.to_numpy(), forecast["mean"].to_numpy())}
+            "train_end": train.index[-1], **errors(test.to_numpy(), forecast["mean"].to_numpy()),
+            "coverage": {k: v["coverage"] for k, v in scored.items()},
+            "interval_score": {k: v["interval_score"] for k, v in scored.items()}}
 
 
 @dataclass
@@ -113,12 +150,15 @@ class Comparison:
     Attributes
     ----------
     table : DataFrame
-        One row per model: ``model, mae, rmse, mape, fit_seconds, status`` (means over folds
+        One row per model: ``model, mae, rmse, mape``, then ``coverage_L`` and
+        ``interval_score_L`` per interval level L, ``fit_seconds, status`` (means over folds
         for a backtest), sorted by RMSE with skipped models last.
     by_horizon : DataFrame or None
-        Backtests only: ``model, step, mae, rmse, mape`` per forecast step.
+        Backtests only: ``model, step, mae, rmse, mape, coverage_L`` per forecast step.
     forecasts : dict
-        Model name → list of forecast frames (``mean, lower, upper, actual``), one per fold.
+        Model name → list of forecast frames (``mean, lower_L, upper_L..., actual``), one per fold.
+    levels : tuple
+        The interval levels (%).
     series : Series
         The series that was evaluated.
     """
@@ -129,6 +169,7 @@ class Comparison:
     series: pd.Series
     splitter: object
     runs: list = field(repr=False, default_factory=list)
+    levels: tuple = LEVELS
 
     @property
     def best(self) -> str | None:
@@ -161,9 +202,12 @@ class Comparison:
             fc = runs[fold]
             line = ax.plot(fc.index, fc["mean"], lw=1.6, label=name,
                            ls="--" if name in BASELINES else "-")[0]
-            if intervals and fc["lower"].notna().all() and name == self.best:
-                ax.fill_between(fc.index, fc["lower"], fc["upper"], color=line.get_color(), alpha=0.15,
-                                label=f"{name} 95 % interval")
+            if intervals and name == self.best:
+                for level, shade in zip(sorted(self.levels, reverse=True), (0.12, 0.25, 0.35)):
+                    lo, hi = fc[f"lower_{level_name(level)}"], fc[f"upper_{level_name(level)}"]
+                    if lo.notna().all():
+                        ax.fill_between(fc.index, lo, hi, color=line.get_color(), alpha=shade, lw=0,
+                                        label=f"{name} {level_name(level)} % interval")
         if first_fc is not None:
             ax.axvline(first_fc.index[0] - pd.Timedelta(hours=12), color="0.5", ls=":", lw=1)
         ax.set_title(title or "Forecasts against the truth (dotted line: forecast origin)")
@@ -172,37 +216,54 @@ class Comparison:
         ax.grid(alpha=0.3)
         return ax
 
-    def plot_by_horizon(self, ax=None, log: bool = True):
-        """Backtests: RMSE of every model against the number of days ahead."""
+    def plot_by_horizon(self, ax=None, log: bool = True, metric: str = "rmse"):
+        """Backtests: RMSE (or ``metric``: ``mae``, ``mape``, ``coverage_95``...) of every
+        model against the number of days ahead; a coverage plot shows the nominal level."""
         import matplotlib.pyplot as plt
 
         if self.by_horizon is None:
             raise ParameterError("errors per horizon exist only for a rolling-origin backtest (folds > 0)")
+        if metric not in self.by_horizon.columns or metric in ("model", "step"):
+            choices = [c for c in self.by_horizon.columns if c not in ("model", "step")]
+            raise ParameterError(f"metric must be one of {', '.join(choices)}, got {metric!r}")
+        coverage = metric.startswith("coverage_")
         ax = ax or plt.subplots(figsize=(9, 4))[1]
         for name, part in self.by_horizon.groupby("model"):
-            ax.plot(part["step"], part["rmse"], marker="o", lw=1.5, label=name,
-                    ls="--" if name in BASELINES else "-")
+            if part[metric].notna().any():
+                ax.plot(part["step"], part[metric], marker="o", lw=1.5, label=name,
+                        ls="--" if name in BASELINES else "-")
         ax.set_xlabel("days ahead")
-        ax.set_ylabel("RMSE")
-        if log:
-            ax.set_yscale("log")
-        ax.legend(frameon=False, ncol=3)
-        ax.set_title("Error against the forecast horizon (rolling origin)")
+        if coverage:
+            level = metric.split("_", 1)[1]
+            ax.axhline(float(level) / 100, color="black", lw=1, ls=":", label=f"nominal {level} %")
+            ax.set_ylim(-0.03, 1.03)
+            ax.set_ylabel(f"share inside the {level} % interval")
+            ax.set_title(f"Coverage of the {level} % intervals against the horizon (rolling origin)")
+        else:
+            ax.set_ylabel(metric.upper())
+            if log:
+                ax.set_yscale("log")
+            ax.set_title(f"{metric.upper()} against the forecast horizon (rolling origin)")
+        ax.legend(frameon=False, ncol=3, fontsize=8)
         ax.grid(alpha=0.3)
         return ax
 
     def to_json(self, region: str | None = None, target: str | None = None) -> dict:
         """The CLI's JSON contract."""
         rows = []
+        names = [level_name(L) for L in self.levels]
         for r in self.table.to_dict(orient="records"):
             rows.append({"model": r["model"], "mae": _num(r["mae"]), "rmse": _num(r["rmse"]),
-                         "mape": _num(r["mape"]), "fit_seconds": _num(r["fit_seconds"]), "status": r["status"]})
+                         "mape": _num(r["mape"]),
+                         "coverage": {k: _num(r.get(f"coverage_{k}")) for k in names},
+                         "interval_score": {k: _num(r.get(f"interval_score_{k}")) for k in names},
+                         "fit_seconds": _num(r["fit_seconds"]), "status": r["status"]})
         horizon = getattr(self.splitter, "horizon", None) or len(next(
             (v[0] for v in self.forecasts.values() if v), []))
         end = self.train_end
         return {"region": region, "target": target, "train_end": end.date().isoformat() if end is not None else None,
                 "horizon": int(horizon), "folds": len(next((v for v in self.forecasts.values() if v), [])) or None,
-                "rows": rows, "best": self.best}
+                "levels": [float(L) for L in self.levels], "rows": rows, "best": self.best}
 
 
 def _num(x):
@@ -219,7 +280,9 @@ def ranking_change(first: Comparison, second: Comparison, labels=("hold-out", "b
     return table.sort_values(f"rank {b}").reset_index(drop=True)
 
 
-def _summarise(runs: list[dict], names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
+def _summarise(runs: list[dict], names: list[str], levels: tuple = LEVELS
+               ) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
+    keys = [level_name(L) for L in levels]
     rows, forecasts, steps = [], {n: [] for n in names}, []
     for name in names:
         mine = [r for r in runs if r["model"] == name]
@@ -227,16 +290,24 @@ def _summarise(runs: list[dict], names: list[str]) -> tuple[pd.DataFrame, pd.Dat
         forecasts[name] = [r["forecast"] for r in ok]
         if ok:
             status = "ok" if len(ok) == len(mine) else f"ok on {len(ok)} of {len(mine)} folds"
-            rows.append({"model": name, "mae": np.mean([r["mae"] for r in ok]),
-                         "rmse": np.mean([r["rmse"] for r in ok]), "mape": np.mean([r["mape"] for r in ok]),
-                         "fit_seconds": np.mean([r["fit_seconds"] for r in ok]), "status": status})
+            row = {"model": name, "mae": np.mean([r["mae"] for r in ok]),
+                   "rmse": np.mean([r["rmse"] for r in ok]), "mape": np.mean([r["mape"] for r in ok])}
+            for k in keys:
+                row[f"coverage_{k}"] = _mean_or_nan([r["coverage"][k] for r in ok])
+                row[f"interval_score_{k}"] = _mean_or_nan([r["interval_score"][k] for r in ok])
+            rows.append({**row, "fit_seconds": np.mean([r["fit_seconds"] for r in ok]), "status": status})
             for r in ok:
                 fc = r["forecast"]
                 for i, (pred, act) in enumerate(zip(fc["mean"], fc["actual"]), start=1):
-                    steps.append({"model": name, "step": i, "abs_error": abs(pred - act), "sq_error": (pred - act) ** 2,
-                                  "ape": abs(pred - act) / abs(act) * 100 if act else np.nan})
+                    step = {"model": name, "step": i, "abs_error": abs(pred - act), "sq_error": (pred - act) ** 2,
+                            "ape": abs(pred - act) / abs(act) * 100 if act else np.nan}
+                    for k in keys:
+                        lo, hi = fc[f"lower_{k}"].iloc[i - 1], fc[f"upper_{k}"].iloc[i - 1]
+                        step[f"in_{k}"] = float(lo <= act <= hi) if np.isfinite(lo) and np.isfinite(hi) else np.nan
+                    steps.append(step)
         else:
             rows.append({"model": name, "mae": np.nan, "rmse": np.nan, "mape": np.nan,
+                         **{f"{m}_{k}": np.nan for k in keys for m in ("coverage", "interval_score")},
                          "fit_seconds": np.nan, "status": mine[0]["status"] if mine else "not run"})
     table = pd.DataFrame(rows)
     table["_bad"] = table["status"] != "ok"
@@ -244,13 +315,19 @@ def _summarise(runs: list[dict], names: list[str]) -> tuple[pd.DataFrame, pd.Dat
     by_h = None
     if steps:
         s = pd.DataFrame(steps)
-        by_h = s.groupby(["model", "step"]).agg(mae=("abs_error", "mean"), rmse=("sq_error", lambda v: np.sqrt(v.mean())),
-                                                 mape=("ape", "mean")).reset_index()
+        by_h = s.groupby(["model", "step"]).agg(
+            mae=("abs_error", "mean"), rmse=("sq_error", lambda v: np.sqrt(v.mean())), mape=("ape", "mean"),
+            **{f"coverage_{k}": (f"in_{k}", "mean") for k in keys}).reset_index()
     return table, by_h, forecasts
 
 
+def _mean_or_nan(values) -> float:
+    values = np.asarray(values, float)
+    return float(np.mean(values)) if np.isfinite(values).all() and len(values) else np.nan
+
+
 def compare(y: pd.Series, models="default", *, holdout: float | None = None, train_end: str | None = None,
-            horizon: int | None = None, folds: int | None = None, client=None,
+            horizon: int | None = None, folds: int | None = None, level=LEVELS, client=None,
             progress: bool = True) -> Comparison:
     """Evaluate forecasters on one series under one splitter.
 
@@ -270,6 +347,9 @@ def compare(y: pd.Series, models="default", *, holdout: float | None = None, tra
         ``train_end``, or, alone, a test on the last ``horizon`` days.
     folds : int, optional
         A rolling-origin backtest of ``folds`` origins, ``horizon`` days each (0: no backtest).
+    level : number or sequence of numbers
+        Prediction-interval levels in % (default 80 and 95), each scored by coverage and
+        interval score.
     client : dask.distributed.Client, optional
         Fit the models (and folds) in parallel on its workers.
     progress : bool
@@ -282,6 +362,7 @@ def compare(y: pd.Series, models="default", *, holdout: float | None = None, tra
     from tqdm.auto import tqdm
 
     y = check_series(y)
+    levels = check_levels(level)
     horizon = None if horizon is None else _whole_number(horizon, "horizon", least=1)
     folds = None if folds is None else _whole_number(folds, "folds", least=0)
     if holdout is not None and (train_end is not None or folds):
@@ -303,13 +384,13 @@ def compare(y: pd.Series, models="default", *, holdout: float | None = None, tra
     tasks = [(m, tr, te) for m in chosen.values() for tr, te in splits]
     if client is not None:
         y_future = client.scatter(y, broadcast=True)
-        futures = [client.submit(_run_one, m, y_future, tr, te, pure=False) for m, tr, te in tasks]
+        futures = [client.submit(_run_one, m, y_future, tr, te, levels, pure=False) for m, tr, te in tasks]
         runs = client.gather(futures)
     else:
-        runs = [_run_one(m, y, tr, te) for m, tr, te in tqdm(tasks, desc="model fits", unit="fit",
-                                                             disable=not show_progress(progress), leave=False)]
-    table, by_h, forecasts = _summarise(runs, list(chosen))
-    return Comparison(table, by_h if folds else None, forecasts, y, splitter, runs)
+        runs = [_run_one(m, y, tr, te, levels) for m, tr, te in tqdm(
+            tasks, desc="model fits", unit="fit", disable=not show_progress(progress), leave=False)]
+    table, by_h, forecasts = _summarise(runs, list(chosen), levels)
+    return Comparison(table, by_h if folds else None, forecasts, y, splitter, runs, levels)
 
 
 def _whole_number(value, name: str, least: int) -> int:

@@ -1,20 +1,56 @@
 """Forecasters behind one small interface.
 
 Every forecaster is built with its options only, learns in ``fit(y)`` (``y`` a daily
-series indexed by date) and returns itself, and answers ``predict(h)`` with a frame of
-``mean`` and, where the model has them, ``lower``/``upper`` 95 % prediction intervals.
-``predict`` never refits. The evaluator, not the model, cuts the data, so no model
-can see the future.
+series indexed by date) and returns itself, and answers ``predict(h, level=(80, 95))``
+with a frame indexed by the forecast dates: ``mean`` and, per level L, the prediction
+interval ``lower_L`` / ``upper_L`` (``lower_95``, ``upper_95``...). ``predict`` never
+refits. The evaluator, not the model, cuts the data, so no model can see the future.
+
+Intervals are the model's own where it has them (naive, drift, Holt/ETS, the ARIMA
+family, Prophet). The others (linear trend, SVR) get **split-conformal** intervals per
+horizon step: during ``fit`` the model is refitted at the last ``CALIBRATION_ORIGINS``
+origins inside the training series, each forecasting the next ``horizon`` days, and
+the absolute errors are kept per step. Each step's errors are divided by their mean
+(the step's scale; errors grow with the step), the scores of all steps are pooled, and
+the half-width at step k is the step's scale times the conformal quantile of the
+pooled scores (the ⌈(m+1)·L/100⌉-th smallest of m). Calibration sees only the training
+series, never the test period. With fewer than ``MIN_CALIBRATION_ORIGINS`` origins, or
+beyond the days the origins could check, or with too few scores for a level, that
+interval is NaN (the comparator scores it as missing, it never fails).
 """
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
 import pandas as pd
 from kit.errors import DataError, ParameterError
 
-Z95 = 1.959963984540054
+LEVELS = (80, 95)  # prediction-interval levels (%) unless others are asked for
+CALIBRATION_ORIGINS = 10  # refits inside the training series for conformal intervals
+MIN_CALIBRATION_ORIGINS = 3
+CALIBRATION_HORIZON = 28  # days calibrated when fit() is not told the horizon
+
+
+def check_levels(level) -> tuple:
+    """Interval levels as a sorted tuple of numbers strictly between 0 and 100."""
+    values = (level,) if isinstance(level, (int, float, np.number)) else tuple(level)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not 0 < v < 100:
+            raise ParameterError(f"interval levels are percentages strictly between 0 and 100, got {v!r}")
+    return tuple(sorted({float(v) for v in values}))
+
+
+def level_name(level: float) -> str:
+    """80.0 -> "80", 97.5 -> "97.5" (column names and JSON keys)."""
+    return f"{level:g}"
+
+
+def _z(level: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + level / 200.0))
 
 
 class SkipModel(Exception):
@@ -25,39 +61,100 @@ def _future_index(y: pd.Series, h: int) -> pd.DatetimeIndex:
     return pd.date_range(y.index[-1] + pd.Timedelta(days=1), periods=h, freq="D", name="date")
 
 
-def _frame(y, h, mean, lower=None, upper=None) -> pd.DataFrame:
-    index = _future_index(y, h)
-    nan = np.full(h, np.nan)
-    return pd.DataFrame({"mean": np.asarray(mean, float),
-                         "lower": nan if lower is None else np.asarray(lower, float),
-                         "upper": nan if upper is None else np.asarray(upper, float)}, index=index)
+def _frame(y, h, mean, bands: dict, levels: tuple) -> pd.DataFrame:
+    """The documented shape: ``mean`` then ``lower_L``, ``upper_L`` per level (NaN where a
+    model has no interval at that level)."""
+    columns = {"mean": np.asarray(mean, float)}
+    for level in levels:
+        lo, hi = bands.get(level, (None, None))
+        columns[f"lower_{level_name(level)}"] = np.full(h, np.nan) if lo is None else np.asarray(lo, float)
+        columns[f"upper_{level_name(level)}"] = np.full(h, np.nan) if hi is None else np.asarray(hi, float)
+    return pd.DataFrame(columns, index=_future_index(y, h))
 
 
 class Forecaster:
-    """Base class: ``fit(y) -> self``, ``predict(h) -> DataFrame[mean, lower, upper]``."""
+    """Base class: ``fit(y) -> self``, ``predict(h, level) -> DataFrame[mean, lower_L, upper_L...]``.
+
+    A subclass implements ``_fit(y)`` and ``_predict(h, levels) -> (mean, {level: (lower,
+    upper)})``; with ``native_intervals = False`` it returns no bands and gets conformal ones.
+    """
 
     name = "base"
     min_points = 3
+    native_intervals = True
 
-    def fit(self, y: pd.Series) -> "Forecaster":
+    def fit(self, y: pd.Series, horizon: int | None = None) -> "Forecaster":
+        """Learn from ``y``. ``horizon``: the longest forecast that will be asked (conformal
+        models calibrate up to it; default ``CALIBRATION_HORIZON``)."""
         y = check_series(y)
         if len(y) < self.min_points:
             raise SkipModel(f"needs at least {self.min_points} points, got {len(y)}")
         self.y_ = y
         self._fit(y)
+        if not self.native_intervals:
+            self._calibrate(y, int(horizon or CALIBRATION_HORIZON))
         return self
 
-    def predict(self, h: int) -> pd.DataFrame:
+    def predict(self, h: int, level=LEVELS) -> pd.DataFrame:
         if not hasattr(self, "y_"):
             raise RuntimeError(f"{self.name}: call fit() before predict()")
-        if h < 1:
+        if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
             raise ParameterError(f"horizon must be a whole number of days >= 1, got {h!r}")
-        return self._predict(h)
+        levels = check_levels(level)
+        mean, bands = self._predict(int(h), levels)
+        if not self.native_intervals:
+            bands = self._conformal_bands(np.asarray(mean, float), levels)
+        return _frame(self.y_, int(h), mean, bands, levels)
+
+    def _calibrate(self, y: pd.Series, horizon: int) -> None:
+        """Errors per step from refits at the last origins inside ``y`` (split conformal)."""
+        n = len(y)
+        reach = min(horizon, n - self.min_points - MIN_CALIBRATION_ORIGINS + 1)  # days every origin can check
+        self.calibration_errors_ = np.full((0, max(horizon, 1)), np.nan)
+        if reach < 1:
+            return
+        origins = range(max(self.min_points, n - reach - CALIBRATION_ORIGINS + 1), n - reach + 1)
+        values = y.to_numpy(float)
+        clone = copy.deepcopy(self)
+        rows = []
+        for t in origins:
+            train = y.iloc[:t]
+            try:
+                clone.y_ = train
+                clone._fit(train)
+                mean, _ = clone._predict(reach, ())
+            except Exception:  # an origin the model cannot fit adds no errors  # noqa: BLE001
+                continue
+            row = np.full(horizon, np.nan)
+            row[:reach] = np.abs(values[t:t + reach] - np.asarray(mean, float))
+            rows.append(row)
+        if len(rows) >= MIN_CALIBRATION_ORIGINS:
+            self.calibration_errors_ = np.vstack(rows)
+
+    def _conformal_bands(self, mean: np.ndarray, levels: tuple) -> dict:
+        """Normalised split conformal: each step's errors are divided by their mean (the
+        step's scale), the scores of all steps pooled, and the conformal quantile of the
+        pooled scores times the step's scale is the half-width."""
+        h = len(mean)
+        errors = self.calibration_errors_[:, :h]
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            scale = np.nanmean(errors, axis=0) if len(errors) else np.full(h, np.nan)
+        scale = np.concatenate([scale, np.full(h - len(scale), np.nan)])
+        scores = (errors / np.where(scale[:errors.shape[1]] > 0, scale[:errors.shape[1]], np.nan)).ravel()
+        scores = np.sort(scores[np.isfinite(scores)])
+        bands = {}
+        for level in levels:
+            rank = int(np.ceil((len(scores) + 1) * level / 100.0))
+            q = scores[rank - 1] if len(scores) and rank <= len(scores) else np.nan
+            half = q * scale
+            bands[level] = (mean - half, mean + half)
+        return bands
 
     def _fit(self, y):
         raise NotImplementedError
 
-    def _predict(self, h):
+    def _predict(self, h, levels):
         raise NotImplementedError
 
     def __repr__(self):
@@ -92,7 +189,7 @@ def check_series(y: pd.Series) -> pd.Series:
 
 
 class Naive(Forecaster):
-    """Last value carried forward; interval sigma·sqrt(h) from one-step changes."""
+    """Last value carried forward; interval z·sigma·sqrt(h) from one-step changes."""
 
     name = "naive"
     min_points = 2
@@ -101,10 +198,10 @@ class Naive(Forecaster):
         steps = np.diff(y.to_numpy())
         self.sigma_ = float(np.std(steps, ddof=1)) if len(steps) > 1 else 0.0
 
-    def _predict(self, h):
+    def _predict(self, h, levels):
         last = self.y_.iloc[-1]
-        spread = Z95 * self.sigma_ * np.sqrt(np.arange(1, h + 1))
-        return _frame(self.y_, h, np.full(h, last), last - spread, last + spread)
+        width = self.sigma_ * np.sqrt(np.arange(1, h + 1))
+        return np.full(h, last), {L: (last - _z(L) * width, last + _z(L) * width) for L in levels}
 
 
 class Drift(Forecaster):
@@ -121,42 +218,41 @@ class Drift(Forecaster):
         self.sigma_ = float(np.std(resid, ddof=1))
         self.n_ = n
 
-    def _predict(self, h):
+    def _predict(self, h, levels):
         steps = np.arange(1, h + 1)
         mean = self.y_.iloc[-1] + self.slope_ * steps
-        spread = Z95 * self.sigma_ * np.sqrt(steps * (1 + steps / (self.n_ - 1)))
-        return _frame(self.y_, h, mean, mean - spread, mean + spread)
+        width = self.sigma_ * np.sqrt(steps * (1 + steps / (self.n_ - 1)))
+        return mean, {L: (mean - _z(L) * width, mean + _z(L) * width) for L in levels}
 
 
 class LinearTrend(Forecaster):
-    """Ordinary least squares on time (the course's linear regression)."""
+    """Ordinary least squares on time (the course's linear regression); conformal intervals."""
 
     name = "linear"
     min_points = 3
+    native_intervals = False  # its residuals are autocorrelated: conformal intervals
 
     def _fit(self, y):
         from sklearn.linear_model import LinearRegression
 
         t = np.arange(len(y), dtype=float)[:, None]
         self.model_ = LinearRegression().fit(t, y.to_numpy())
-        resid = y.to_numpy() - self.model_.predict(t)
-        self.sigma_ = float(np.std(resid, ddof=2))
 
-    def _predict(self, h):
+    def _predict(self, h, levels):
         t = np.arange(len(self.y_), len(self.y_) + h, dtype=float)[:, None]
-        mean = self.model_.predict(t)
-        return _frame(self.y_, h, mean, mean - Z95 * self.sigma_, mean + Z95 * self.sigma_)
+        return self.model_.predict(t), {}
 
 
 class PolynomialSVR(Forecaster):
     """Support vector regression with a polynomial kernel on time (the course's SVR).
 
     Time and values are scaled to [0, 1] first; without that the polynomial kernel
-    is numerically useless on day numbers in the hundreds.
+    is numerically useless on day numbers in the hundreds. Conformal intervals.
     """
 
     name = "svr"
     min_points = 10
+    native_intervals = False
 
     def __init__(self, degree: int = 3, C: float = 1.0, epsilon: float = 0.01):
         self.degree, self.C, self.epsilon = degree, C, epsilon
@@ -173,10 +269,10 @@ class PolynomialSVR(Forecaster):
         self.model_ = SVR(kernel="poly", degree=self.degree, C=self.C, epsilon=self.epsilon, coef0=1.0,
                           gamma="scale").fit(t, target)
 
-    def _predict(self, h):
+    def _predict(self, h, levels):
         n = len(self.y_)
         t = (np.arange(n, n + h) / self.t_scale_)[:, None]
-        return _frame(self.y_, h, self.model_.predict(t) * self.y_span_ + self.y_lo_)
+        return self.model_.predict(t) * self.y_span_ + self.y_lo_, {}
 
 
 class Holt(Forecaster):
@@ -195,10 +291,13 @@ class Holt(Forecaster):
             warnings.simplefilter("ignore")
             self.model_ = ETSModel(y, error="add", trend="add", damped_trend=self.damped).fit(disp=False)
 
-    def _predict(self, h):
+    def _predict(self, h, levels):
         pred = self.model_.get_prediction(start=len(self.y_), end=len(self.y_) + h - 1)
-        summary = pred.summary_frame(alpha=0.05)
-        return _frame(self.y_, h, summary["mean"], summary["pi_lower"], summary["pi_upper"])
+        bands = {}
+        for level in levels:
+            summary = pred.summary_frame(alpha=1 - level / 100)
+            bands[level] = (summary["pi_lower"].to_numpy(), summary["pi_upper"].to_numpy())
+        return pred.predicted_mean, bands
 
 
 def choose_d(y: pd.Series, max_d: int = 2, alpha: float = 0.05) -> int:
@@ -232,7 +331,7 @@ def orders_from_acf_pacf(y: pd.Series, max_lag: int = 5, d: int | None = None) -
     z = np.diff(y.to_numpy(float), n=d) if d else y.to_numpy(float)
     if len(z) < 3 * max_lag or np.ptp(z) == 0:
         return 1, d, 0
-    band = Z95 / np.sqrt(len(z))
+    band = _z(95) / np.sqrt(len(z))
     a = acf(z, nlags=max_lag, fft=True)[1:]
     pa = pacf(z, nlags=max_lag, method="ywm")[1:]
     sig_p = [i + 1 for i, v in enumerate(pa) if abs(v) > band]
@@ -257,10 +356,13 @@ class _StatsmodelsARIMA(Forecaster):
             warnings.simplefilter("ignore")
             self.model_ = ARIMA(y.to_numpy(), order=self.order_, trend=trend).fit()
 
-    def _predict(self, h):
+    def _predict(self, h, levels):
         fc = self.model_.get_forecast(h)
-        ci = fc.conf_int(alpha=0.05)
-        return _frame(self.y_, h, fc.predicted_mean, ci[:, 0], ci[:, 1])
+        bands = {}
+        for level in levels:
+            ci = fc.conf_int(alpha=1 - level / 100)
+            bands[level] = (ci[:, 0], ci[:, 1])
+        return fc.predicted_mean, bands
 
 
 class AR(_StatsmodelsARIMA):
@@ -317,9 +419,13 @@ class AutoARIMA(Forecaster):
             self.model_ = pmdarima.auto_arima(y.to_numpy(), seasonal=False, stepwise=True, max_p=5, max_q=5,
                                               max_d=2, suppress_warnings=True, error_action="ignore")
 
-    def _predict(self, h):
-        mean, ci = self.model_.predict(n_periods=h, return_conf_int=True, alpha=0.05)
-        return _frame(self.y_, h, mean, ci[:, 0], ci[:, 1])
+    def _predict(self, h, levels):
+        mean = self.model_.predict(n_periods=h)
+        bands = {}
+        for level in levels:
+            _, ci = self.model_.predict(n_periods=h, return_conf_int=True, alpha=1 - level / 100)
+            bands[level] = (ci[:, 0], ci[:, 1])
+        return mean, bands
 
 
 class Prophet(Forecaster):
@@ -341,10 +447,16 @@ class Prophet(Forecaster):
                                interval_width=0.95, uncertainty_samples=200)
         self.model_.fit(frame)
 
-    def _predict(self, h):
+    def _predict(self, h, levels):
         future = pd.DataFrame({"ds": _future_index(self.y_, h)})
-        out = self.model_.predict(future)
-        return _frame(self.y_, h, out["yhat"], out["yhat_lower"], out["yhat_upper"])
+        mean = self.model_.predict(future)["yhat"].to_numpy()
+        if not levels:
+            return mean, {}
+        # the model's own simulated futures give every level from one set of samples
+        samples = self.model_.predictive_samples(future)["yhat"]
+        bands = {L: (np.quantile(samples, 0.5 - L / 200, axis=1), np.quantile(samples, 0.5 + L / 200, axis=1))
+                 for L in levels}
+        return mean, bands
 
 
 MODEL_CLASSES = {cls.name: cls for cls in (Naive, Drift, LinearTrend, PolynomialSVR, Holt, AR, MA, ARIMA,

@@ -44,23 +44,31 @@ def adf_table(y: pd.Series, alpha: float = 0.05) -> pd.DataFrame:
 
 
 def plot_rolling(y: pd.Series, window: int = 7, axes=None, title: str | None = None):
-    """Raw, log and differenced series with their rolling mean and std, side by side."""
+    """Raw, log and differenced series with their rolling mean and std, in a 2×2 grid
+    (readable dates, one legend for the four panels)."""
+    import matplotlib.dates as mdates
     import matplotlib.pyplot as plt
 
     parts = transforms(y)
     names = ["raw", "log", "diff", "log diff"]
     if axes is None:
-        _, axes = plt.subplots(1, 4, figsize=(14, 3), constrained_layout=True)
+        fig, grid = plt.subplots(2, 2, figsize=(12, 6.5), sharex=True, constrained_layout=True)
+        axes = grid.ravel()
     for ax, name in zip(axes, names):
         stats = rolling_stats(parts[name], window)
-        ax.plot(stats.index, stats["value"], color="0.6", lw=1, label=name)
+        ax.plot(stats.index, stats["value"], color="0.6", lw=1, label="series")
         ax.plot(stats.index, stats["rolling mean"], color="#d62728", lw=1.5, label=f"{window}-day mean")
         ax.plot(stats.index, stats["rolling std"], color="#1f77b4", lw=1.5, label=f"{window}-day std")
         ax.set_title(name)
-        ax.tick_params(axis="x", labelrotation=45, labelsize=7)
-    axes[0].legend(frameon=False, fontsize=7)
+        ax.grid(alpha=0.3)
+        locator = mdates.AutoDateLocator(maxticks=6)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure = axes[0].figure
+    figure.legend(handles, labels, loc="outside upper right", ncol=3, frameon=False, fontsize=10)
     if title:
-        axes[0].figure.suptitle(title)
+        figure.suptitle(title, x=0.02, ha="left")
     return axes
 
 
