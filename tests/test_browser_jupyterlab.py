@@ -1,6 +1,7 @@
-"""A student's view: JupyterLab on loopback, lesson 02 opened and run in headless
-Chromium; the SEIRD explorer widget must render (no "Error displaying widget") and the
-page must log no console error."""
+"""A student's view: JupyterLab on loopback, a lesson opened and run in headless
+Chromium; its widget must render (no "Error displaying widget"), the forecast
+dashboard with a drawn chart on its first result, and the page must log no console
+error about the widgets."""
 from __future__ import annotations
 
 import os
@@ -16,15 +17,22 @@ import pytest
 from .browser import REPO, chromium, free_port, require_browser
 
 pytestmark = pytest.mark.browser
-LESSON = "02_seird_simulation.ipynb"
+# lesson -> what shows that its widget rendered
+RENDERED = {
+    "02_seird_simulation.ipynb": "document.querySelector('.seird .summary')?.textContent.includes('ICU peak')",
+    "03_forecasting.ipynb": "[...document.querySelectorAll('.widget-html-content')].some(e => "
+                            "e.textContent.includes('best model')) && [...document.querySelectorAll('.widget-image')]"
+                            ".some(i => i.naturalWidth > 300 && i.getBoundingClientRect().height > 100)",
+}
 
 
-@pytest.fixture
-def lab(tmp_path):
+@pytest.fixture(params=sorted(RENDERED))
+def lab(request, tmp_path):
     require_browser()
+    lesson = request.param
     root = tmp_path / "course"
     root.mkdir()
-    shutil.copy(REPO / "lessons" / LESSON, root / LESSON)
+    shutil.copy(REPO / "lessons" / lesson, root / lesson)
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"), "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
@@ -45,7 +53,7 @@ def lab(tmp_path):
                 break
             except OSError:
                 time.sleep(0.5)
-        yield f"{base}/lab/tree/{LESSON}?token={token}"
+        yield lesson, f"{base}/lab/tree/{lesson}?token={token}"
     finally:
         proc.terminate()
         try:
@@ -56,23 +64,23 @@ def lab(tmp_path):
 
 
 def test_lesson_runs_in_jupyterlab_and_its_widget_renders(lab):
+    lesson, url = lab
     with chromium() as page:
         page.set_viewport_size({"width": 1400, "height": 1000})
         errors = []
         page.on("console", lambda m: m.type == "error" and errors.append(m.text))
         page.on("pageerror", lambda e: errors.append(str(e)))
-        page.goto(lab, timeout=120_000)
+        page.goto(url, timeout=120_000)
         page.locator(".jp-Notebook").wait_for(timeout=120_000)
         page.wait_for_function("document.querySelector('.jp-Notebook-ExecutionIndicator') !== null", timeout=60_000)
         # Run > Run All Cells, as a student would
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
         page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        page.wait_for_function("document.querySelector('.seird .summary')?.textContent.includes('ICU peak')",
-                               timeout=300_000)
+        page.wait_for_function(RENDERED[lesson], timeout=400_000)
         text = page.locator(".jp-Notebook").inner_text()
         if os.environ.get("KIT_SCREENSHOTS"):
-            page.locator(".seird").first.scroll_into_view_if_needed()
-            page.screenshot(path=os.path.join(os.environ["KIT_SCREENSHOTS"], "jupyterlab_lesson02.png"))
+            page.locator(".jp-OutputArea-output").last.scroll_into_view_if_needed()
+            page.screenshot(path=os.path.join(os.environ["KIT_SCREENSHOTS"], f"jupyterlab_{lesson[:2]}.png"))
     assert "Error displaying widget" not in text
     assert "Traceback" not in text
     # JupyterLab itself logs nothing wrong about our widgets or cells

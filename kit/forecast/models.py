@@ -28,7 +28,7 @@ import pandas as pd
 from kit.errors import DataError, ParameterError
 
 LEVELS = (80, 95)  # prediction-interval levels (%) unless others are asked for
-CALIBRATION_ORIGINS = 10  # refits inside the training series for conformal intervals
+CALIBRATION_ORIGINS = 6  # refits inside the training series (each a full fit: SVR pays 6 more)
 MIN_CALIBRATION_ORIGINS = 3
 CALIBRATION_HORIZON = 28  # days calibrated when fit() is not told the horizon
 
@@ -449,7 +449,11 @@ class Prophet(Forecaster):
 
     def _predict(self, h, levels):
         future = pd.DataFrame({"ds": _future_index(self.y_, h)})
-        mean = self.model_.predict(future)["yhat"].to_numpy()
+        samples_kept, self.model_.uncertainty_samples = self.model_.uncertainty_samples, 0
+        try:  # the mean without Prophet's own interval sampling, which would be done twice
+            mean = self.model_.predict(future)["yhat"].to_numpy()
+        finally:
+            self.model_.uncertainty_samples = samples_kept
         if not levels:
             return mean, {}
         # the model's own simulated futures give every level from one set of samples
