@@ -228,12 +228,15 @@ def test_kit_serve_on_a_public_address_warns_without_a_token(monkeypatch, capsys
     from kit import cli
 
     calls = []
-    monkeypatch.setattr(subprocess, "call", lambda cmd: calls.append(cmd) or 0)
+    monkeypatch.setattr(subprocess, "call", lambda cmd, env=None: calls.append((cmd, env)) or 0)
     assert cli.main(["serve", "mask_detector.ipynb", "--ip", "0.0.0.0", "--apps", str(REPO / "lessons" / "apps")]) == 0
     assert "anyone who can reach this machine" in capsys.readouterr().err
     assert cli.main(["serve", "mask_detector.ipynb", "--ip", "0.0.0.0", "--token", "s3cret",
                      "--apps", str(REPO / "lessons" / "apps")]) == 0
-    assert "--ServerApp.token=s3cret" in calls[-1]
+    cmd, env = calls[-1]
+    assert "--ServerApp.token=s3cret" in cmd
+    # served with the offline template, found through JUPYTER_PATH: no CDN request from the pages
+    assert "--template=offline" in cmd and "jupyter_data" in env["JUPYTER_PATH"]
 
 
 def test_a_read_only_out_folder_is_refused_before_any_lesson_runs(tmp_path):
