@@ -34,7 +34,7 @@ def table_html(table: pd.DataFrame) -> str:
 
     levels = [c.split("_", 1)[1] for c in table.columns if c.startswith("coverage_")]
     head = "".join(f"<th>{h}</th>" for h in ("model", "MAE", "RMSE", "MAPE %",
-                                              *(f"in {lv} % band" for lv in levels), "fit s", "status"))
+                                              *(f"in {lv} %" for lv in levels), "fit ms", "status"))
     rows = []
     for r in table.to_dict(orient="records"):
         big = max(abs(r["rmse"]) if np.isfinite(r["rmse"]) else 0, 1) >= 100
@@ -44,12 +44,16 @@ def table_html(table: pd.DataFrame) -> str:
             f"<td>{number(r['mae'], 0 if big else 2)}</td>", f"<td>{number(r['rmse'], 0 if big else 2)}</td>",
             f"<td>{number(r['mape'], 2)}</td>",
             *(f"<td>{number(100 * r[f'coverage_{lv}'], 0)} %</td>" for lv in levels),
-            f"<td>{number(r['fit_seconds'], 2)}</td>",
+            f"<td>{number(1000 * r['fit_seconds'], 0)}</td>",
             f"<td>{html.escape(str(r['status']))[:80]}</td>")) + "</tr>")
+    bands = " / ".join(levels)
+    note = (f"<p style='font-size:12px;color:#555;margin:4px 0'>in {bands} %: the share of the actual values "
+            f"inside the model's {bands} % prediction interval (honest: close to {bands} %).</p>") if levels else ""
     return ("<table class='kit-table' style='border-collapse:collapse;font-size:13px'>"
-            "<style>.kit-table td,.kit-table th{padding:2px 10px;text-align:right;border-bottom:1px solid #ddd}"
+            "<style>.kit-table td,.kit-table th{padding:2px 10px;text-align:right;border-bottom:1px solid #ddd;"
+            "white-space:nowrap}"
             ".kit-table td:first-child,.kit-table th:first-child,.kit-table td:last-child{text-align:left}</style>"
-            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+            f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{note}")
 
 
 class ForecastDashboard(StaticView, W.HBox):
@@ -84,27 +88,33 @@ class ForecastDashboard(StaticView, W.HBox):
         style = {"description_width": "64px"}
         full = W.Layout(width="100%")
         self.region = W.Dropdown(options=regions, value=region, description="region", style=style, layout=full)
+        # a ToggleButtons' own description wraps onto a line of its own: label it beside instead
+        toggle = {"style": {"button_width": "auto"}}
         self.target = W.ToggleButtons(options=measures, value=target if target in measures else measures[0],
-                                      description="target", style={**style, "button_width": "92px"})
+                                      **toggle)
         self.models = W.SelectMultiple(options=[m for m in MODEL_CLASSES if m not in BASELINES],
                                        value=[m for m in models if m in MODEL_CLASSES and m not in BASELINES],
                                        description="models", rows=8, style=style, layout=full)
-        self.series = W.ToggleButtons(options=[("cumulative", "cumulative"), ("new per day", "daily")],
-                                      value="cumulative", description="series",
-                                      tooltips=["the running total", "7-day mean of new counts"],
-                                      style={**style, "button_width": "92px"})
+        self.series = W.ToggleButtons(options=[("cumulative", "cumulative"), ("per day", "daily")],
+                                      value="cumulative", tooltips=["the running total", "7-day mean of new counts"],
+                                      **toggle)
         self.horizon = W.IntSlider(value=horizon, min=1, max=60, description="horizon", continuous_update=False,
                                    style=style, layout=full)
         self.folds = W.IntSlider(value=folds, min=0, max=10, description="folds", continuous_update=False,
                                  style=style, layout=full,
                                  tooltip="0: one hold-out of `horizon` days; k: rolling-origin backtest")
         note = W.HTML("<small>The naive and drift baselines are always in the table. "
-                      "Hold Ctrl (⌘) to pick several models. An honest 95 % band holds about 95 % "
-                      "of the actual values.</small>")
+                      "Hold Ctrl (⌘) to pick several models.</small>")
         self.status = W.HTML()
         self.chart = W.Image(format="png", layout=W.Layout(width="100%", max_width="960px", height="auto"))
         self.table = W.HTML()
-        controls = W.VBox([self.region, self.target, self.series, self.models, note, self.horizon, self.folds],
+        def labelled(name, widget):
+            label = W.HTML(f"<div style='text-align:right;padding-right:8px'>{name}</div>",
+                           layout=W.Layout(width="72px", flex="0 0 72px"))
+            return W.HBox([label, widget], layout=W.Layout(align_items="center"))
+
+        controls = W.VBox([self.region, labelled("target", self.target), labelled("series", self.series),
+                           self.models, note, self.horizon, self.folds],
                           layout=W.Layout(flex=f"0 0 {CONTROLS_WIDTH}", width=CONTROLS_WIDTH,
                                           min_width=CONTROLS_WIDTH, padding="0 12px 0 0"))
         results = W.VBox([self.status, self.chart, self.table],
@@ -120,7 +130,7 @@ class ForecastDashboard(StaticView, W.HBox):
         import matplotlib.pyplot as plt
 
         label = "SYNTHETIC DATA (quick profile) · " if self.frame.attrs.get("synthetic") else ""
-        where = f"{self.region.value}, {self.target.value}"
+        where = f"{self.region.value}, {'new ' if self.series.value == 'daily' else ''}{self.target.value}"
         self.status.value = f"{label}{html.escape(where)}: fitting…"
         try:
             y = as_target(select_series(self.frame, self.region.value, self.target.value), self.series.value)
