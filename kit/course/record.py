@@ -47,6 +47,8 @@ class Recorded:
             return f"{name} = {value}"
         if isinstance(value, list):
             return f"{name} ({len(value)} rows)"
+        if value is None:
+            return f"{name}: none"
         return name
 
     def __repr__(self) -> str:

@@ -244,7 +244,10 @@ class Comparison:
             if log:
                 ax.set_yscale("log")
             ax.set_title(f"{metric.upper()} against the forecast horizon (rolling origin)")
-        ax.legend(frameon=False, ncol=3, fontsize=8)
+        if coverage:  # lines pile up at 0 and 1: the legend goes beside the plot
+            ax.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        else:
+            ax.legend(frameon=False, ncol=3, fontsize=8)
         ax.grid(alpha=0.3)
         return ax
 
