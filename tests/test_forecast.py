@@ -274,3 +274,22 @@ def test_daily_target_is_the_7_day_mean_of_new_counts():
     assert as_target(y, "cumulative") is y
     with pytest.raises(ParameterError, match="transform"):
         as_target(y, "weekly")
+
+
+def test_every_series_and_the_many_series_plot():
+    import matplotlib
+    matplotlib.use("Agg")
+    from kit import data
+    from kit.forecast import plot_many
+
+    frame = data.load_timeseries("synthetic")
+    regions = data.every_series(frame, "confirmed")
+    provinces = data.every_series(frame, "confirmed", level="province")
+    assert list(regions) == sorted(frame["region"].unique()) and len(provinces) == 13
+    first = next(iter(provinces))
+    assert " / " in first and provinces[first].attrs["province"] == first.split(" / ")[1]
+    table = compare_many(dict(list(regions.items())[:2]), "holt", horizon=7, folds=2, progress=False)
+    fig = plot_many(table)
+    assert len(fig.axes) == 2 and "Coverage" in fig.axes[1].get_title()
+    with pytest.raises(ParameterError):
+        data.every_series(frame, "confirmed", level="county")

@@ -13,12 +13,12 @@ from .provenance import reads
 from .registry import Entry, Registry, load_registry
 from .jhu import load_jhu
 from .owid import load_owid
-from .tidy import date_window, find_decreases, read_tidy_csv, repair_decreases, select_series
+from .tidy import date_window, every_series, find_decreases, read_tidy_csv, repair_decreases, select_series
 from .timeseries import load_timeseries
 
 __all__ = [
     "DataValidationError", "Entry", "date_window", "FetchError", "catalog", "catalog_table", "load_jhu", "load_owid",
-    "find_decreases", "load_timeseries", "read_tidy_csv", "repair_decreases", "select_series", "Registry", "RegistryError", "UnsafeArchiveError",
+    "every_series", "find_decreases", "load_timeseries", "read_tidy_csv", "repair_decreases", "select_series", "Registry", "RegistryError", "UnsafeArchiveError",
     "UnverifiedFileWarning", "cache_dir", "cached_path", "fetch", "is_offline",
     "load_registry", "reads", "synthetic",
 ]

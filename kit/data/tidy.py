@@ -226,6 +226,17 @@ def select_series(frame: pd.DataFrame, region: str, measure: str = "deaths",
     return series
 
 
+def every_series(frame: pd.DataFrame, measure: str = "confirmed", level: str = "region") -> dict:
+    """Every region's (or every province's) cumulative series, named ``region`` or
+    ``region / province``, e.g. to compare forecasters over every country at once."""
+    if level not in ("region", "province"):
+        raise ParameterError(f"level must be 'region' or 'province', got {level!r}")
+    if level == "region":
+        return {region: select_series(frame, region, measure) for region in sorted(frame["region"].unique())}
+    pairs = frame[["region", "province"]].drop_duplicates().sort_values(["region", "province"])
+    return {f"{r} / {p}" if p else r: select_series(frame, r, measure, p) for r, p in pairs.itertuples(index=False)}
+
+
 def find_decreases(frame: pd.DataFrame, measures=MEASURES) -> pd.DataFrame:
     """Days on which a cumulative count went down (corrections by the source).
 

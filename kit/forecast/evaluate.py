@@ -411,6 +411,34 @@ def _compare_one_series(key, y, models, kwargs):
     return key, table, None
 
 
+def plot_many(table: pd.DataFrame, level: float = 95, title: str | None = None):
+    """Over many series (:func:`compare_many`'s table): how often each model is the best
+    (lowest RMSE) and the spread of its interval coverage, with the nominal level."""
+    import matplotlib.pyplot as plt
+
+    column = f"coverage_{level:g}"
+    ok = table[table["status"] == "ok"]
+    if ok.empty or column not in ok:
+        raise ParameterError(f"no model was evaluated with {column} in this table")
+    wins = ok.loc[ok.groupby("series")["rmse"].idxmin(), "model"].value_counts()
+    models = list(ok.groupby("model")["rmse"].median().sort_values().index)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4), constrained_layout=True)
+    left.barh(wins.index[::-1], wins.to_numpy()[::-1], color="#1f77b4")
+    left.set_xlabel(f"series where it is the best (of {ok['series'].nunique()})")
+    left.set_title("Best model (lowest RMSE)")
+    data = [ok.loc[ok["model"] == m, column].dropna().to_numpy() for m in models]
+    right.boxplot(data, tick_labels=models, vert=False)
+    right.axvline(level / 100, color="black", ls=":", lw=1)
+    right.text(level / 100, 1.01, f"nominal {level:g} %", transform=right.get_xaxis_transform(), ha="right",
+               fontsize=8)
+    right.set_xlim(-0.03, 1.03)
+    right.set_xlabel(f"share of actual values inside the {level:g} % interval, per series")
+    right.set_title(f"Coverage of the {level:g} % intervals")
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
 def compare_many(series: dict, models="default", *, client=None, progress: bool = True, **kwargs) -> pd.DataFrame:
     """Run :func:`compare` on many series (e.g. every country), on Dask when a client is given.
 
