@@ -35,9 +35,9 @@ def camera_args(y4m):
             f"--use-file-for-fake-video-capture={y4m}"]
 
 
-def start(page, url):
-    page.goto(url, timeout=180_000)
-    page.locator(".kit-cam .start").wait_for(timeout=180_000)
+def start(page, url, timeout_ms: int = 180_000):
+    page.goto(url, timeout=timeout_ms)
+    page.locator(".kit-cam .start").wait_for(timeout=timeout_ms)
     page.locator(".kit-cam .start").click()
 
 
@@ -116,7 +116,8 @@ def test_ten_sessions_at_once_keep_getting_answers(fake_camera):
             pages = []
             for _ in range(10):
                 page = browser.new_context(permissions=["camera"]).new_page()
-                start(page, url)
+                # ten kernels start on two cores while the first ones already answer frames
+                start(page, url, timeout_ms=420_000)
                 pages.append(page)
             for page in pages:
                 page.wait_for_function("Number(document.querySelector('.kit-cam').dataset.results || 0) >= 1",
