@@ -427,7 +427,7 @@ def plot_many(table: pd.DataFrame, level: float = 95, title: str | None = None):
     left.set_xlabel(f"series where it is the best (of {ok['series'].nunique()})")
     left.set_title("Best model (lowest RMSE)")
     data = [ok.loc[ok["model"] == m, column].dropna().to_numpy() for m in models]
-    right.boxplot(data, tick_labels=models, vert=False)
+    right.boxplot(data, tick_labels=models, orientation="horizontal")
     right.axvline(level / 100, color="black", ls=":", lw=1)
     right.text(level / 100, 1.01, f"nominal {level:g} %", transform=right.get_xaxis_transform(), ha="right",
                fontsize=8)
