@@ -48,28 +48,36 @@ def voila(notebook: Path, timeout: float = 90.0, env: dict | None = None):
     port = free_port()
     cmd, served_env = voila_command(notebook, port)  # as `kit serve` runs it
     cmd.append("--VoilaConfiguration.show_tracebacks=True")
-    log = open(Path(os.environ.get("TMPDIR", "/tmp")) / f"voila-{port}.log", "w+")
-    proc = subprocess.Popen(cmd, cwd=notebook.parent, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, **served_env, **(env or {})})
     url = f"http://127.0.0.1:{port}/"
+    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"voila-{port}.log"
+    with server(cmd, url, log, cwd=notebook.parent, env={**os.environ, **served_env, **(env or {})},
+                timeout=timeout):
+        yield url
+
+
+@contextmanager
+def server(cmd: list, ready_url: str, log_path: Path, *, cwd, env: dict, timeout: float = 90.0):
+    """Run a local server (Voila, JupyterLab) until ``ready_url`` answers; stop it afterwards.
+    Its output goes to ``log_path``; the end of it is in the error when it does not start."""
+    log = open(log_path, "w+")
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.time() + timeout
-        while time.time() < deadline:
-            if proc.poll() is not None:
+        while True:
+            if proc.poll() is not None or time.time() > deadline:
                 log.seek(0)
-                raise RuntimeError(f"voila exited early:\n{log.read()[-3000:]}")
+                raise RuntimeError(f"{Path(cmd[2] if len(cmd) > 2 else cmd[0]).name} did not start:\n"
+                                   f"{log.read()[-3000:]}")
             try:
-                urllib.request.urlopen(url, timeout=2)
+                urllib.request.urlopen(ready_url, timeout=2)
                 break
             except OSError:
                 time.sleep(0.5)
-        else:
-            raise RuntimeError("voila did not start in time")
-        yield url
+        yield proc
     finally:
         proc.terminate()
         try:
-            proc.wait(10)
+            proc.wait(15)
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()

@@ -7,14 +7,11 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
-from .browser import REPO, chromium, free_port, require_browser
+from .browser import REPO, chromium, free_port, require_browser, server
 
 pytestmark = pytest.mark.browser
 # lesson -> what shows that its widget rendered
@@ -36,31 +33,12 @@ def lab(request, tmp_path):
     port, token = free_port(), secrets.token_hex(16)
     env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTER_RUNTIME_DIR": str(tmp_path / "rt"),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"), "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
-    log = open(tmp_path / "lab.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
-                             "--ServerApp.ip=127.0.0.1", "--allow-root", f"--IdentityProvider.token={token}",
-                             f"--ServerApp.root_dir={root}", "--LabApp.news_url=", "--LabApp.check_for_updates_class="
-                             "jupyterlab.NeverCheckForUpdate"], cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+           "--allow-root", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--LabApp.news_url=",
+           "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            if proc.poll() is not None or time.time() > deadline:
-                log.seek(0)
-                raise RuntimeError(f"jupyter lab did not start:\n{log.read()[-3000:]}")
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+    with server(cmd, f"{base}/api/status?token={token}", tmp_path / "lab.log", cwd=root, env=env, timeout=120):
         yield lesson, f"{base}/lab/tree/{lesson}?token={token}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_lesson_runs_in_jupyterlab_and_its_widget_renders(lab):

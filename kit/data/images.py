@@ -523,6 +523,16 @@ def load_voc(root: str | Path, margin: float = 0.0, classes=MASK_CLASSES, progre
                     root.name, notes, margin)
 
 
+def _root_by_pattern(folder: Path, pattern: str | None) -> Path:
+    """The first folder matching the registry entry's ``root`` glob (``folder`` itself without one)."""
+    if not pattern:
+        return folder
+    hits = sorted(p for p in folder.glob(pattern) if p.is_dir())
+    if not hits:
+        raise MissingInputError(f"{folder}: nothing matches the image root {pattern!r}")
+    return hits[0]
+
+
 def find_image_root(folder: str | Path, pattern: str | None = None) -> tuple[Path, str]:
     """Where the images are inside an unpacked archive, and in which layout.
 
@@ -531,12 +541,7 @@ def find_image_root(folder: str | Path, pattern: str | None = None) -> tuple[Pat
     course's classes (one is enough: a set of masked close-ups to evaluate on). ``pattern`` (a glob, from the registry entry's
     ``root``) picks the folder directly.
     """
-    folder = Path(folder)
-    if pattern:
-        hits = sorted(p for p in folder.glob(pattern) if p.is_dir())
-        if not hits:
-            raise MissingInputError(f"{folder}: nothing matches the image root {pattern!r}")
-        folder = hits[0]
+    folder = _root_by_pattern(Path(folder), pattern)
     candidates = [folder] + sorted((p for p in folder.rglob("*") if p.is_dir()),
                                    key=lambda p: (len(p.relative_to(folder).parts), str(p)))
     for candidate in candidates:
@@ -618,12 +623,7 @@ def open_image_set(source: str | Path, format: str = "auto", margin: float = 0.0
         if label is None:
             raise ParameterError(f"{text}: a folder of subject folders needs the class its images show "
                                  f"(label='with_mask', or --data with_mask={text})")
-        root = Path(folder)
-        if pattern:
-            hits = sorted(p for p in root.glob(pattern) if p.is_dir())
-            if not hits:
-                raise MissingInputError(f"{root}: nothing matches the image root {pattern!r}")
-            root = hits[0]
+        root = _root_by_pattern(Path(folder), pattern)
         images = load_image_folder(root, label=label, progress=progress)
     elif format != "auto" and pattern is None and entry_name is None and text != "synthetic":
         root = Path(folder)  # the user said what the folder is
