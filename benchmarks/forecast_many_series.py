@@ -66,12 +66,15 @@ def main():
         parallel = run(series, args.models, args.horizon, args.folds, client)
         t_par = time.perf_counter() - t0
 
-    cols = ["series", "model", "mae", "rmse", "status"]
-    same = all(a[cols].reset_index(drop=True).equals(b[cols].reset_index(drop=True))
-               for a, b in zip(sequential, parallel))
+    import numpy as np
+
+    # the same fits, but BLAS may sum in another order on a worker: equal to 1e-6
+    same = all(a["status"].tolist() == b["status"].tolist() and a["series"].tolist() == b["series"].tolist()
+               and np.allclose(a[["mae", "rmse"]].to_numpy(float), b[["mae", "rmse"]].to_numpy(float),
+                               rtol=1e-6, equal_nan=True) for a, b in zip(sequential, parallel))
     print(f"\nsequential: {t_seq:8.1f} s")
     print(f"dask, {args.workers} workers: {t_par:8.1f} s")
-    print(f"ratio: {t_seq / t_par:.2f}x   (same tables: {same})")
+    print(f"ratio: {t_seq / t_par:.2f}x   (same tables to 1e-6: {same})")
 
     table = pd.concat(sequential)
     ok = table[table["status"] == "ok"]

@@ -101,7 +101,7 @@ def test_holdout_by_fraction_and_by_date():
     assert y.index[train[-1]] == pd.Timestamp("2020-04-10")
     with pytest.raises(ValueError, match="leaves no test"):
         list(Holdout(fraction=None, train_end="2021-01-01").split(y))
-    result = compare(y, "fast", train_end="2020-04-10", horizon=5)
+    result = compare(y, "default", train_end="2020-04-10", horizon=5)
     assert all(len(v[0]) == 5 for v in result.forecasts.values() if v)
 
 
@@ -117,7 +117,7 @@ def test_too_short_for_some_models_skips_them_and_runs_the_rest():
 
 def test_series_of_zeros_does_not_crash():
     y = pd.Series(0.0, index=pd.date_range("2020-01-01", periods=40))
-    result = compare(y, "fast", holdout=0.2)
+    result = compare(y, "default", holdout=0.2)
     status = dict(zip(result.table["model"], result.table["status"]))
     assert status["naive"] == "ok" and status["arima"].startswith("skipped: the series is constant")
     assert np.isnan(result.table.set_index("model").loc["naive", "mape"])  # no MAPE on zeros
@@ -161,9 +161,9 @@ def test_parallel_on_dask_gives_the_same_table():
     from dask.distributed import Client, LocalCluster
 
     y = cumulative(60)
-    local = compare(y, "fast", holdout=0.15)
+    local = compare(y, "default", holdout=0.15)
     with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, Client(cluster) as client:
-        remote = compare(y, "fast", holdout=0.15, client=client)
+        remote = compare(y, "default", holdout=0.15, client=client)
         many = compare_many({"a": y, "b": cumulative(60, seed=2), "short": cumulative(3)}, "linear",
                             client=client, progress=False, holdout=0.2)
     cols = ["model", "mae", "rmse", "mape", "status"]
@@ -214,10 +214,75 @@ def test_cli_json_contract(tmp_path):
     assert bad.returncode == 2 and "Did you mean 'Testland'" in bad.stderr
 
 
-def test_slow_model_is_opt_in():
-    assert "auto_arima" not in make_models("default") and "prophet" in make_models("default")
-    assert "auto_arima" in make_models("all") and "auto_arima" in make_models("auto_arima")
-    assert len(make_models("all")) == 10
+def test_default_is_every_model_and_the_seed_engine_is_an_option():
+    assert list(make_models("default")) == list(make_models("all")) and len(make_models("all")) == 10
+    seed = make_models("arima,auto_arima", engine="seed")
+    assert seed["arima"].engine == "seed" and seed["auto_arima"].engine == "seed"
+    with pytest.raises(ParameterError, match="engine must be one of kit, seed"):
+        make_models("arima", engine="fast")
+
+
+def test_svr_solved_in_the_primal_is_scikit_learns_svr():
+    from sklearn.svm import SVR
+
+    y = cumulative(200)
+    ours = MODEL_CLASSES["svr"]().fit(y).predict(14)["mean"].to_numpy()
+    n, lo, span = len(y), y.min(), y.max() - y.min()
+    t = (np.arange(n) / n)[:, None]
+    libsvm = SVR(kernel="poly", degree=3, C=1.0, epsilon=0.01, coef0=1.0, gamma="scale", tol=1e-6).fit(
+        t, (y.to_numpy() - lo) / span)
+    theirs = libsvm.predict((np.arange(n, n + 14) / n)[:, None]) * span + lo
+    assert np.abs(ours - theirs).max() < 0.005 * span
+
+
+def _simulated_arima(ar, ma, d, n=400, seed=3, drift=0.0):
+    from scipy.signal import lfilter
+
+    shocks = np.random.default_rng(seed).normal(size=n + 100)
+    w = lfilter(np.r_[1.0, ma], np.r_[1.0, -np.asarray(ar)], shocks)[100:] + drift
+    for _ in range(d):
+        w = np.cumsum(w)
+    return pd.Series(w, index=pd.date_range("2020-01-01", periods=n, freq="D"))
+
+
+def test_css_arima_recovers_coefficients_and_agrees_with_statsmodels():
+    from kit.forecast.arima import fit_arima
+
+    y = _simulated_arima([0.6, -0.2], [0.4], d=1, drift=0.5)
+    fit = fit_arima(y.to_numpy(), (2, 1, 1))
+    assert np.allclose(fit.ar, [0.6, -0.2], atol=0.12) and np.allclose(fit.ma, [0.4], atol=0.12)
+    assert abs(fit.constant - 0.5) < 0.3 and 0.8 < fit.sigma2 < 1.2
+    ours = MODEL_CLASSES["arima"](order=(2, 1, 1)).fit(y).predict(10)
+    seed = MODEL_CLASSES["arima"](order=(2, 1, 1), engine="seed").fit(y).predict(10)
+    spread = (seed["upper_95"] - seed["lower_95"]).to_numpy()
+    assert np.all(np.abs(ours["mean"] - seed["mean"]).to_numpy() < 0.1 * spread)
+    assert np.allclose((ours["upper_95"] - ours["lower_95"]).to_numpy(), spread, rtol=0.1)
+
+
+def test_short_series_get_the_exact_likelihood_and_bands_follow_recent_noise():
+    from kit.forecast.arima import APPROXIMATE_ABOVE, RECENT_DAYS, ArimaFit, ExactArimaFit, band_variance, fit
+
+    y = _simulated_arima([0.5], [], d=1).to_numpy()
+    assert isinstance(fit(y[:APPROXIMATE_ABOVE], (1, 1, 0)), ExactArimaFit)
+    assert isinstance(fit(y[:APPROXIMATE_ABOVE + 1], (1, 1, 0)), ArimaFit)
+    quiet_then_loud = np.r_[np.full(300, 1.0), np.full(RECENT_DAYS, 3.0)]
+    assert band_variance(2.0, quiet_then_loud) == pytest.approx(9.0)  # the recent noise is larger
+    assert band_variance(2.0, np.ones(400)) == 2.0  # never narrower than the fitted variance
+    # a series whose noise triples in its last weeks gets bands about three times wider
+    shocks = np.random.default_rng(1).normal(size=400) * np.r_[np.ones(340), np.full(60, 3.0)]
+    calm = np.cumsum(np.random.default_rng(1).normal(size=400))
+    wide = fit(np.cumsum(shocks), (1, 1, 0)).forecast(5)[1]
+    narrow = fit(calm, (1, 1, 0)).forecast(5)[1]
+    assert 2.0 < wide[0] / narrow[0] < 4.0
+
+
+def test_css_auto_arima_finds_the_order_that_made_the_series():
+    from kit.forecast.arima import auto_arima
+
+    for ar, ma, d, order in [([0.7], [], 1, (1, 1, 0)), ([], [0.6, 0.3], 0, (0, 0, 2)),
+                             ([0.5], [0.4], 2, (1, 2, 1))]:
+        fit = auto_arima(_simulated_arima(ar, ma, d).to_numpy())
+        assert fit.order == order, (ar, ma, d, fit.order)
 
 
 def test_conformal_intervals_come_from_the_training_series_only_and_widen_with_the_step():

@@ -2,8 +2,8 @@
 stationarity toolkit and the EDA the course teaches."""
 from .evaluate import (TRANSFORMS, Comparison, Holdout, RollingOrigin, as_target, compare, compare_many, errors,
                        interval_scores, plot_many, ranking_change)
-from .models import BASELINES, LEVELS, MODEL_CLASSES, SLOW_MODELS, Forecaster, SkipModel, make_models
+from .models import BASELINES, LEVELS, MODEL_CLASSES, Forecaster, SkipModel, make_models
 
 __all__ = ["BASELINES", "Comparison", "Forecaster", "Holdout", "LEVELS", "MODEL_CLASSES", "RollingOrigin",
-           "SLOW_MODELS", "SkipModel", "TRANSFORMS", "as_target", "compare", "compare_many", "errors",
+           "SkipModel", "TRANSFORMS", "as_target", "compare", "compare_many", "errors",
            "interval_scores", "make_models", "plot_many", "ranking_change"]

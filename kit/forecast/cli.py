@@ -23,7 +23,8 @@ def cmd_compare(args) -> int:
             LocalCluster(n_workers=args.workers, threads_per_worker=1, dashboard_address=None))
     try:
         result = compare(y, args.models, holdout=args.holdout, train_end=args.train_end,
-                         horizon=args.horizon, folds=args.folds, level=levels, client=client)
+                         horizon=args.horizon, folds=args.folds, level=levels, engine=args.engine,
+                         client=client)
     finally:
         if client is not None:
             client.close()
@@ -63,8 +64,11 @@ def register(sub) -> None:
     p.add_argument("--level", default="80,95", help="prediction-interval levels in %% (default 80,95)")
     p.add_argument("--transform", default="cumulative", choices=["cumulative", "daily"],
                    help="forecast the cumulative counts or daily: the 7-day mean of new counts")
-    p.add_argument("--models", default="default", help="default (all but the slow auto_arima), all, or m1,m2 "
+    p.add_argument("--models", default="default", help="default (every model), all, or m1,m2 "
                    "(naive, drift, linear, svr, holt, ar, ma, arima, auto_arima, prophet)")
+    p.add_argument("--engine", default="kit", choices=["kit", "seed"],
+                   help="the ARIMA family: the kit's fast fits (kit) or the seed "
+                        "notebooks' statsmodels and pmdarima (seed)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--workers", type=int, help="fit models in parallel on a local Dask cluster")
     group.add_argument("--scheduler", help="... or on this Dask scheduler")

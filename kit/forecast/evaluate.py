@@ -301,13 +301,15 @@ def _summarise(runs: list[dict], names: list[str], levels: tuple = LEVELS
             rows.append({**row, "fit_seconds": np.mean([r["fit_seconds"] for r in ok]), "status": status})
             for r in ok:
                 fc = r["forecast"]
-                for i, (pred, act) in enumerate(zip(fc["mean"], fc["actual"]), start=1):
-                    step = {"model": name, "step": i, "abs_error": abs(pred - act), "sq_error": (pred - act) ** 2,
-                            "ape": abs(pred - act) / abs(act) * 100 if act else np.nan}
-                    for k in keys:
-                        lo, hi = fc[f"lower_{k}"].iloc[i - 1], fc[f"upper_{k}"].iloc[i - 1]
-                        step[f"in_{k}"] = float(lo <= act <= hi) if np.isfinite(lo) and np.isfinite(hi) else np.nan
-                    steps.append(step)
+                pred, act = fc["mean"].to_numpy(float), fc["actual"].to_numpy(float)
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    ape = np.where(act != 0, np.abs(pred - act) / np.abs(act) * 100, np.nan)
+                step = {"model": name, "step": np.arange(1, len(fc) + 1), "abs_error": np.abs(pred - act),
+                        "sq_error": (pred - act) ** 2, "ape": ape}
+                for k in keys:
+                    lo, hi = fc[f"lower_{k}"].to_numpy(float), fc[f"upper_{k}"].to_numpy(float)
+                    step[f"in_{k}"] = np.where(np.isfinite(lo) & np.isfinite(hi), (lo <= act) & (act <= hi), np.nan)
+                steps.append(pd.DataFrame(step))
         else:
             rows.append({"model": name, "mae": np.nan, "rmse": np.nan, "mape": np.nan,
                          **{f"{m}_{k}": np.nan for k in keys for m in ("coverage", "interval_score")},
@@ -317,10 +319,12 @@ def _summarise(runs: list[dict], names: list[str], levels: tuple = LEVELS
     table = table.sort_values(["_bad", "rmse"], na_position="last").drop(columns="_bad").reset_index(drop=True)
     by_h = None
     if steps:
-        s = pd.DataFrame(steps)
-        by_h = s.groupby(["model", "step"]).agg(
-            mae=("abs_error", "mean"), rmse=("sq_error", lambda v: np.sqrt(v.mean())), mape=("ape", "mean"),
+        s = pd.concat(steps, ignore_index=True)
+        by_h = s.groupby(["model", "step"], sort=False).agg(
+            mae=("abs_error", "mean"), rmse=("sq_error", "mean"), mape=("ape", "mean"),
             **{f"coverage_{k}": (f"in_{k}", "mean") for k in keys}).reset_index()
+        by_h["rmse"] = np.sqrt(by_h["rmse"])
+        by_h = by_h.sort_values(["model", "step"], ignore_index=True)
     return table, by_h, forecasts
 
 
@@ -330,8 +334,8 @@ def _mean_or_nan(values) -> float:
 
 
 def compare(y: pd.Series, models="default", *, holdout: float | None = None, train_end: str | None = None,
-            horizon: int | None = None, folds: int | None = None, level=LEVELS, client=None,
-            progress: bool = True) -> Comparison:
+            horizon: int | None = None, folds: int | None = None, level=LEVELS, engine: str = "kit",
+            client=None, progress: bool = True) -> Comparison:
     """Evaluate forecasters on one series under one splitter.
 
     Parameters
@@ -339,8 +343,7 @@ def compare(y: pd.Series, models="default", *, holdout: float | None = None, tra
     y : Series
         Daily values indexed by date (e.g. cumulative confirmed cases).
     models : "default", "all", names or Forecaster objects
-        ``default`` is every model but the slow auto_arima (opt in with ``all`` or by
-        name). Naive and drift are always added.
+        ``default`` (or ``all``) is every model; naive and drift are always added.
     holdout : float, optional
         Test on the last fraction (default 0.1 when nothing else is given).
     train_end : str, optional
@@ -353,6 +356,10 @@ def compare(y: pd.Series, models="default", *, holdout: float | None = None, tra
     level : number or sequence of numbers
         Prediction-interval levels in % (default 80 and 95), each scored by coverage and
         interval score.
+    engine : "kit" or "seed"
+        How the ARIMA family is estimated: the kit's engine (exact likelihood up to 150
+        points, conditional sum of squares beyond), or the seed notebooks' statsmodels
+        and pmdarima (:func:`make_models`).
     client : dask.distributed.Client, optional
         Fit the models (and folds) in parallel on its workers.
     progress : bool
@@ -383,7 +390,7 @@ def compare(y: pd.Series, models="default", *, holdout: float | None = None, tra
     splits = list(splitter.split(y))
     if train_end and horizon and not folds:
         splits = [(tr, te[:horizon]) for tr, te in splits]
-    chosen = make_models(models)
+    chosen = make_models(models, engine)
     tasks = [(m, tr, te) for m in chosen.values() for tr, te in splits]
     if client is not None:
         y_future = client.scatter(y, broadcast=True)
