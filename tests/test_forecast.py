@@ -358,3 +358,15 @@ def test_every_series_and_the_many_series_plot():
     assert len(fig.axes) == 2 and "Coverage" in fig.axes[1].get_title()
     with pytest.raises(ParameterError):
         data.every_series(frame, "confirmed", level="county")
+
+
+def test_last_fold_of_a_backtest_is_the_holdout_of_its_days():
+    y = cumulative(90)
+    backtest = compare(y, "holt,arima,linear", horizon=7, folds=3, progress=False)
+    holdout = compare(y, "holt,arima,linear", horizon=7, progress=False)
+    cols = ["model", "mae", "rmse", "coverage_95", "status"]
+    pd.testing.assert_frame_equal(backtest.last_fold().table[cols], holdout.table[cols])
+    both = compare_many({"a": y, "short": cumulative(12)}, "holt", horizon=7, folds=3, holdout_too=True,
+                        progress=False)
+    assert set(both.loc[both["series"] == "a", "evaluation"]) == {"hold-out", "backtest"}
+    assert both.loc[both["series"] == "short", "status"].str.startswith("skipped").all()

@@ -176,6 +176,17 @@ class Comparison:
         ok = self.table[self.table["status"] == "ok"]
         return None if ok.empty else str(ok.sort_values("rmse").iloc[0]["model"])
 
+    def last_fold(self) -> "Comparison":
+        """The last fold of a backtest alone: the same table a hold-out of its test days
+        would give (same training data, same fits), without fitting anything again."""
+        ends = [r["train_end"] for r in self.runs if r.get("train_end") is not None]
+        if not ends:
+            return self
+        runs = [r for r in self.runs if r.get("train_end") == max(ends)]
+        names = list(dict.fromkeys(r["model"] for r in self.runs))
+        table, _, forecasts = _summarise(runs, names, self.levels)
+        return Comparison(table, None, forecasts, self.series, self.splitter, runs, self.levels)
+
     @property
     def train_end(self):
         ends = [r["train_end"] for r in self.runs if r.get("train_end") is not None]
@@ -409,12 +420,16 @@ def _whole_number(value, name: str, least: int) -> int:
     return int(value)
 
 
-def _compare_one_series(key, y, models, kwargs):
+def _compare_one_series(key, y, models, kwargs, holdout_too=False):
     try:
         result = compare(y, models, progress=False, **kwargs)
     except ValueError as exc:
         return key, None, str(exc)
-    table = result.table.copy()
+    if not kwargs.get("folds"):
+        return key, result.table.assign(evaluation="hold-out"), None
+    table = result.table.assign(evaluation="backtest")
+    if holdout_too:
+        table = pd.concat([result.last_fold().table.assign(evaluation="hold-out"), table], ignore_index=True)
     return key, table, None
 
 
@@ -446,21 +461,26 @@ def plot_many(table: pd.DataFrame, level: float = 95, title: str | None = None):
     return fig
 
 
-def compare_many(series: dict, models="default", *, client=None, progress: bool = True, **kwargs) -> pd.DataFrame:
+def compare_many(series: dict, models="default", *, client=None, progress: bool = True, holdout_too: bool = False,
+                 **kwargs) -> pd.DataFrame:
     """Run :func:`compare` on many series (e.g. every country), on Dask when a client is given.
 
     Parameters
     ----------
     series : dict
         Name → Series.
+    holdout_too : bool
+        With ``folds``: also the hold-out of the last ``horizon`` days, taken from the
+        backtest's last fold (the same split and fits; :meth:`Comparison.last_fold`).
     **kwargs
-        Passed to :func:`compare` (holdout, train_end, horizon, folds).
+        Passed to :func:`compare` (holdout, train_end, horizon, folds, level, engine).
 
     Returns
     -------
     DataFrame
-        The per-model tables stacked with a ``series`` column; series that cannot be
-        evaluated appear once with their reason in ``status``.
+        The per-model tables stacked with a ``series`` and an ``evaluation`` column
+        (``hold-out`` or ``backtest``); series that cannot be evaluated appear once with
+        their reason in ``status``.
     """
     from tqdm.auto import tqdm
 
@@ -469,12 +489,13 @@ def compare_many(series: dict, models="default", *, client=None, progress: bool 
     if client is not None:
         from dask.distributed import as_completed
 
-        futures = [client.submit(_compare_one_series, k, v, models, kwargs, pure=False) for k, v in items]
+        futures = [client.submit(_compare_one_series, k, v, models, kwargs, holdout_too, pure=False)
+                   for k, v in items]
         for fut in tqdm(as_completed(futures), total=len(futures), desc="series", disable=not show_progress(progress)):
             results.append(fut.result())
     else:
         for k, v in tqdm(items, desc="series", disable=not show_progress(progress)):
-            results.append(_compare_one_series(k, v, models, kwargs))
+            results.append(_compare_one_series(k, v, models, kwargs, holdout_too))
     frames = []
     for key, table, error in sorted(results, key=lambda r: str(r[0])):
         if table is None:
