@@ -370,3 +370,9 @@ def test_last_fold_of_a_backtest_is_the_holdout_of_its_days():
                         progress=False)
     assert set(both.loc[both["series"] == "a", "evaluation"]) == {"hold-out", "backtest"}
     assert both.loc[both["series"] == "short", "status"].str.startswith("skipped").all()
+
+
+def test_cli_engine_choice_is_checked():
+    bad = subprocess.run([sys.executable, "-m", "kit", "forecast", "compare", "--source", "synthetic", "--region",
+                          "Synthland", "--engine", "statsforecast"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "invalid choice: 'statsforecast'" in bad.stderr and "kit" in bad.stderr
