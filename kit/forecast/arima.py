@@ -98,11 +98,12 @@ def _hannan_rissanen(z: np.ndarray, p: int, q: int) -> tuple[np.ndarray, np.ndar
         return np.column_stack([series[first - i:n - i] for i in range(1, count + 1)])
 
     shocks = np.zeros(n)
+    long_order = min(max(p + q + 1, int(np.ceil(10 * np.log10(n)))), n // 4) if q else 0
     if q:
-        m = min(max(p + q + 1, int(np.ceil(10 * np.log10(n)))), n // 4)
-        coef = np.linalg.lstsq(lags(z, m, m), z[m:], rcond=None)[0]
-        shocks[m:] = z[m:] - lags(z, m, m) @ coef
-    first = max(p, q) + (min(max(p + q + 1, int(np.ceil(10 * np.log10(n)))), n // 4) if q else 0)
+        long_lags = lags(z, long_order, long_order)
+        coef = np.linalg.lstsq(long_lags, z[long_order:], rcond=None)[0]
+        shocks[long_order:] = z[long_order:] - long_lags @ coef
+    first = max(p, q) + long_order
     if p + q == 0 or n - first < 2 * (p + q) + 5:
         return np.zeros(p), np.zeros(q)
     design = np.column_stack(([lags(z, p, first)] if p else []) + ([lags(shocks, q, first)] if q else []))
@@ -222,18 +223,23 @@ class ExactArimaFit:
     order: tuple[int, int, int]
     aic: float
     result: object
+    recent_variance: bool = True  # False: statsmodels' textbook bands (the seed engine)
 
     def forecast(self, h: int) -> tuple[np.ndarray, np.ndarray]:
         fc = self.result.get_forecast(h)
+        mean, se = np.asarray(fc.predicted_mean, float), np.asarray(fc.se_mean, float)
         sigma2 = float(self.result.params[-1])
-        residuals = np.asarray(self.result.resid, float)[sum(self.order[1:2]):]  # the first d are diffuse
-        widen = np.sqrt(band_variance(sigma2, residuals) / sigma2) if sigma2 > 0 else 1.0
-        return np.asarray(fc.predicted_mean, float), np.asarray(fc.se_mean, float) * widen
+        if not self.recent_variance or sigma2 <= 0:
+            return mean, se
+        residuals = np.asarray(self.result.resid, float)[self.order[1]:]  # the first d are diffuse
+        return mean, se * np.sqrt(band_variance(sigma2, residuals) / sigma2)
 
 
-def fit_exact(y, order: tuple[int, int, int], constant: bool | None = None) -> ExactArimaFit:
+def fit_exact(y, order: tuple[int, int, int], constant: bool | None = None, recent_variance: bool = True
+              ) -> ExactArimaFit:
     """ARIMA(p, d, q) by statsmodels' exact state-space likelihood (a drift as a linear
-    trend in the levels when d == 1, a mean when d == 0)."""
+    trend in the levels when d == 1, a mean when d == 0); ``recent_variance=False`` keeps
+    statsmodels' own bands."""
     from statsmodels.tsa.arima.model import ARIMA
 
     p, d, q = (int(v) for v in order)
@@ -244,7 +250,7 @@ def fit_exact(y, order: tuple[int, int, int], constant: bool | None = None) -> E
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = ARIMA(np.asarray(y, float), order=(p, d, q), trend=trend).fit()
-    return ExactArimaFit((p, d, q), float(result.aic), result)
+    return ExactArimaFit((p, d, q), float(result.aic), result, recent_variance)
 
 
 def fit(y, order: tuple[int, int, int], constant: bool | None = None, condition: int | None = None):
