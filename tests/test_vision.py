@@ -89,6 +89,22 @@ def test_default_pipeline_finds_the_demo_faces_at_both_scales():
         make_detector("retina")
 
 
+def test_enlarged_frames_keep_their_edges_and_brightness():
+    """CenterFace sees small faces enlarged: Lanczos + unsharp mask keeps an edge steeper than
+    bilinear enlarging would, without shifting the image's brightness or overflowing uint8."""
+    import cv2
+
+    from kit.vision.detectors import enlarge_sharp
+
+    frame = np.zeros((20, 30, 3), np.uint8)
+    frame[:, 15:] = 200
+    big = enlarge_sharp(frame, (90, 60))
+    plain = cv2.resize(frame, (90, 60), interpolation=cv2.INTER_LINEAR)
+    assert big.shape == (60, 90, 3) and big.dtype == np.uint8
+    assert abs(float(big.mean()) - float(plain.mean())) < 3
+    assert np.abs(np.diff(big[30, :, 0].astype(int))).max() > np.abs(np.diff(plain[30, :, 0].astype(int))).max()
+
+
 def test_ssd_close_ups_get_no_boxes_hanging_off_the_corner():
     """res10's padded last feature maps fire as shifted copies of a large face; clipped to the
     frame those copies used to end exactly at the bottom-right corner."""
