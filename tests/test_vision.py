@@ -3,8 +3,10 @@ detectors and the reference classifier, TFLite against Keras, streams and the CL
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,8 @@ import pytest
 from kit.vision.detectors import FrameError, as_bgr, clip_boxes
 
 from .conftest import require_models
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_boxes_are_clipped_and_empty_inverted_or_mostly_outside_ones_dropped():
@@ -272,13 +276,16 @@ def test_bench_stream_mode_is_its_own_block(tmp_path):
     assert stream["agreement_with_every_frame"]["recall_vs_seed"] >= 0.9
 
 
-def test_webcam_widget_answers_frames_and_survives_bad_ones():
+def test_webcam_widget_answers_frames_and_survives_bad_ones(monkeypatch):
     require_models()
     import cv2
 
+    import kit.vision.runtime
     from kit.vision.media import demo_frames
     from widgets.webcam_detector import WebcamDetector
 
+    yielded = []  # not this test process: the kernel serving frames lowers its own priority
+    monkeypatch.setattr(kit.vision.runtime, "yield_cpu_to_starting_sessions", lambda: yielded.append(1))
     w = WebcamDetector(classifier="reference")
     sent = []
     w.send = lambda content, buffers=None: sent.append(content)
@@ -294,6 +301,35 @@ def test_webcam_widget_answers_frames_and_survives_bad_ones():
     assert len(sent[0]["faces"]) == 3 and sent[0]["counts"] == {"with_mask": 2, "without_mask": 1}
     assert sent[3]["people"] == 3 and all("track" in f for f in sent[3]["faces"])  # the same three people
     assert w.frames_processed == 2
+    assert yielded == [1]  # once, at the first frame
+
+
+def test_a_streaming_kernel_lowers_the_priority_of_all_its_threads():
+    if not hasattr(os, "setpriority") or not os.path.isdir("/proc/self/task"):
+        pytest.skip("thread priorities are read from /proc (Linux)")
+    code = """
+import json, os, threading
+from kit.vision.runtime import yield_cpu_to_starting_sessions
+go = threading.Event()
+worker = threading.Thread(target=go.wait); worker.start()   # a worker pool that exists already
+lowered = yield_cpu_to_starting_sessions(12)
+later = threading.Thread(target=go.wait); later.start()     # one started afterwards
+nice = [os.getpriority(os.PRIO_PROCESS, int(t)) for t in os.listdir('/proc/self/task')]
+group = open('/proc/self/autogroup').read() if os.path.isfile('/proc/self/autogroup') else None
+again = yield_cpu_to_starting_sessions(12)
+go.set(); worker.join(); later.join()
+print(json.dumps({"lowered": lowered, "nice": nice, "group": group, "again": again}))
+"""
+    # a session of its own, as Jupyter starts a kernel: the scheduling group lowered is the child's
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, start_new_session=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen["lowered"] is True and seen["again"] is False  # lowered once, never raised back
+    assert set(seen["nice"]) == {12} and len(seen["nice"]) >= 3  # every thread, also one started later
+    if seen["group"] is not None:  # autogroup scheduling: the group's own nice value is what counts
+        assert seen["group"].split()[-1] == "12"
+
 
 
 def test_webcam_widget_refuses_hostile_frames_and_settings_before_any_work(monkeypatch):

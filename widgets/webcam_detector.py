@@ -7,7 +7,10 @@ and when the answer comes back it shows *that* frame with its boxes, so a box is
 drawn over a picture it was not computed on. The kernel decodes the frame, runs
 :class:`kit.vision.pipeline.MaskDetector`, follows the faces into people
 (:class:`kit.vision.tracking.FaceTracker`) and sends back the faces, the counts and the
-people seen. Users without a camera upload an image or a video.
+people seen. Users without a camera upload an image or a video. At its first frame a
+kernel lowers its own CPU priority
+(:func:`kit.vision.runtime.yield_cpu_to_starting_sessions`), so that a visitor opening the
+app while others stream does not wait for it.
 
 Everything that arrives from the browser is checked before any work is done: the
 message type and frame id, the frame's size in bytes and (from its header) in pixels,
@@ -106,6 +109,7 @@ class WebcamDetector(StaticView, anywidget.AnyWidget):
         self._classifier = MaskClassifier(classifier)
         self._pipelines: dict = {}
         self._tracker = None
+        self._yielded = False
         self.history: list = []  # (time, counts per label) per processed frame, for statistics
         if threshold is not None:
             self.threshold = threshold
@@ -162,6 +166,11 @@ class WebcamDetector(StaticView, anywidget.AnyWidget):
             frame = decode_bgr(jpeg, f"frame {frame_id}", "KIT_MAX_FRAME_PIXELS")
         except KitError as exc:
             return {"type": "error", "id": frame_id, "message": str(exc)}
+        if not self._yielded:  # a streaming kernel lets other visitors' apps start first
+            from kit.vision.runtime import yield_cpu_to_starting_sessions
+
+            yield_cpu_to_starting_sessions()
+            self._yielded = True
         pipe = self.pipeline()
         t0 = time.perf_counter()
         result = pipe.process(frame)
