@@ -310,6 +310,12 @@ def test_a_streaming_kernel_lowers_the_priority_of_all_its_threads():
     code = """
 import json, os, threading
 from kit.vision.runtime import yield_cpu_to_starting_sessions
+writable = False
+try:  # some containers mount /proc so that the group cannot be changed: then only threads count
+    current = open('/proc/self/autogroup').read().split('nice')[-1].strip()
+    open('/proc/self/autogroup', 'w').write(current); writable = True
+except OSError:
+    pass
 go = threading.Event()
 worker = threading.Thread(target=go.wait); worker.start()   # a worker pool that exists already
 lowered = yield_cpu_to_starting_sessions(12)
@@ -318,7 +324,7 @@ nice = [os.getpriority(os.PRIO_PROCESS, int(t)) for t in os.listdir('/proc/self/
 group = open('/proc/self/autogroup').read() if os.path.isfile('/proc/self/autogroup') else None
 again = yield_cpu_to_starting_sessions(12)
 go.set(); worker.join(); later.join()
-print(json.dumps({"lowered": lowered, "nice": nice, "group": group, "again": again}))
+print(json.dumps({"lowered": lowered, "nice": nice, "group": group, "writable": writable, "again": again}))
 """
     # a session of its own, as Jupyter starts a kernel: the scheduling group lowered is the child's
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO,
@@ -327,7 +333,7 @@ print(json.dumps({"lowered": lowered, "nice": nice, "group": group, "again": aga
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen["lowered"] is True and seen["again"] is False  # lowered once, never raised back
     assert set(seen["nice"]) == {12} and len(seen["nice"]) >= 3  # every thread, also one started later
-    if seen["group"] is not None:  # autogroup scheduling: the group's own nice value is what counts
+    if seen["group"] is not None and seen["writable"]:  # autogroup scheduling: the group's own nice value is what counts
         assert seen["group"].split()[-1] == "12"
 
 

@@ -109,9 +109,11 @@ def yield_cpu_to_starting_sessions(niceness: int = STREAM_NICENESS) -> bool:
             continue
     # With autogroup scheduling (the Linux default on desktops and many servers) each
     # session competes as one group whatever its threads' nice values, and Jupyter starts
-    # every kernel in a session of its own: the group's own nice value is what counts.
+    # every kernel in a session of its own: the group's own nice value is what counts. Only
+    # a process leading its session changes it, so a script started from a terminal never
+    # lowers the terminal's other programs.
     group = "/proc/self/autogroup"
-    if os.path.isfile(group):
+    if os.path.isfile(group) and os.getsid(0) == os.getpid():
         try:
             with open(group) as f:
                 current = int(f.read().split("nice")[-1])
