@@ -307,9 +307,12 @@ def test_webcam_widget_answers_frames_and_survives_bad_ones(monkeypatch):
 def test_a_streaming_kernel_lowers_the_priority_of_all_its_threads():
     if not hasattr(os, "setpriority") or not os.path.isdir("/proc/self/task"):
         pytest.skip("thread priorities are read from /proc (Linux)")
+    if os.getpriority(os.PRIO_PROCESS, 0) >= 18:
+        pytest.skip("the tests already run at the lowest priority")
     code = """
 import json, os, threading
 from kit.vision.runtime import yield_cpu_to_starting_sessions
+target = os.getpriority(os.PRIO_PROCESS, 0) + 2
 writable = False
 try:  # some containers mount /proc so that the group cannot be changed: then only threads count
     current = open('/proc/self/autogroup').read().split('nice')[-1].strip()
@@ -318,13 +321,14 @@ except OSError:
     pass
 go = threading.Event()
 worker = threading.Thread(target=go.wait); worker.start()   # a worker pool that exists already
-lowered = yield_cpu_to_starting_sessions(12)
+lowered = yield_cpu_to_starting_sessions(target)
 later = threading.Thread(target=go.wait); later.start()     # one started afterwards
 nice = [os.getpriority(os.PRIO_PROCESS, int(t)) for t in os.listdir('/proc/self/task')]
 group = open('/proc/self/autogroup').read() if os.path.isfile('/proc/self/autogroup') else None
-again = yield_cpu_to_starting_sessions(12)
+again = yield_cpu_to_starting_sessions(target)
 go.set(); worker.join(); later.join()
-print(json.dumps({"lowered": lowered, "nice": nice, "group": group, "writable": writable, "again": again}))
+print(json.dumps({"target": target, "lowered": lowered, "nice": nice, "group": group, "writable": writable,
+                  "again": again}))
 """
     # a session of its own, as Jupyter starts a kernel: the scheduling group lowered is the child's
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO,
@@ -332,10 +336,9 @@ print(json.dumps({"lowered": lowered, "nice": nice, "group": group, "writable": 
     assert out.returncode == 0, out.stderr[-2000:]
     seen = json.loads(out.stdout.strip().splitlines()[-1])
     assert seen["lowered"] is True and seen["again"] is False  # lowered once, never raised back
-    assert set(seen["nice"]) == {12} and len(seen["nice"]) >= 3  # every thread, also one started later
-    if seen["group"] is not None and seen["writable"]:  # autogroup scheduling: the group's own nice value is what counts
-        assert seen["group"].split()[-1] == "12"
-
+    assert set(seen["nice"]) == {seen["target"]} and len(seen["nice"]) >= 3  # every thread, one started later too
+    if seen["group"] is not None and seen["writable"]:  # autogroup: the group's own nice value is what counts
+        assert int(seen["group"].split()[-1]) >= seen["target"]
 
 
 def test_webcam_widget_refuses_hostile_frames_and_settings_before_any_work(monkeypatch):

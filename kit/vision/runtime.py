@@ -89,8 +89,8 @@ def yield_cpu_to_starting_sessions(niceness: int = STREAM_NICENESS) -> bool:
     A kernel answering camera frames uses all the CPU it gets. When several visitors use
     an app, the kernels already streaming starved the one a new visitor had just opened:
     on two cores with nine sessions streaming, the tenth visitor waited 49-55 s for the
-    app to appear (and in 2 of 6 runs one session never appeared or never got an answer). With the
-    streaming kernels lowered, the tenth app appears within 13-17 s and every session
+    app to appear (and in 2 of 6 runs one session never appeared or never got an answer).
+    With the streaming kernels lowered, the tenth app appears within 12-17 s and every session
     still answers 1.5-1.8 frames per second (``tests/test_browser_mask_detector.py``
     reports both). A lowered kernel still gets the CPU whenever nobody else needs it.
     Priority is only ever lowered, which needs no privileges. Returns whether it was.
