@@ -158,3 +158,43 @@ def test_a_truncated_video_keeps_the_frames_read_and_says_where_it_stopped(tmp_p
     with pytest.warns(UserWarning, match=r"cut.avi: reading stopped at frame \d+ of 40"):
         frames = list(iter_frames(video))
     assert 5 < len(frames) < 40 and frames[0][0] == "cut.avi#0"
+
+
+def test_a_face_covered_from_one_side_is_found_again_after_it_was_hidden(caplog):
+    """What a real detector does while one person walks in front of another: the covered
+    face's box shrinks from the covered side for a few frames (its predicted box then
+    collapses), it disappears, and it comes back further along its way. It stays the same
+    person; a stranger appearing elsewhere meanwhile is a new one; nothing is logged."""
+    from kit.vision.pipeline import Face
+    from kit.vision.tracking import FaceTracker
+
+    pytest.importorskip("norfair")
+    tracker = FaceTracker(("with_mask", "without_mask"))
+    ids = defaultdict(set)
+    for k in range(40):
+        faces = []
+        x = 50 + 5 * k                               # walker: 60 px face moving right 5 px a frame
+        if k < 12:
+            faces.append(("walker", (x, 100, x + 60, 160)))
+        elif k < 15:
+            faces.append(("walker", (x, 100, x + 60 - 12 * (k - 11), 160)))  # covered from the right
+        elif k >= 26:
+            faces.append(("walker", (x, 100, x + 60, 160)))                  # hidden 11 frames, back
+        if k >= 20:
+            faces.append(("stranger", (400, 300, 450, 350)))
+        found = tracker.update([Face(box, "with_mask", 0.9, 0.9) for _, box in faces])
+        assert len(found) == len(faces)
+        for (who, box), face in zip(faces, sorted(found, key=lambda f: f.box[1])):
+            assert face.box == box
+            ids[who].add(face.track)
+    assert ids == {"walker": {1}, "stranger": {2}}
+    assert [p["id"] for p in tracker.people_table()] == [1, 2]
+    assert "Incorrect bounding boxes" not in caplog.text
+
+
+def test_collapsed_predictions_match_nothing():
+    from kit.vision.tracking import _box_distances
+
+    faces = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float)
+    predicted = np.array([[0, 0, 10, 10], [25, 20, 15, 30]], float)  # the second one's corners crossed
+    np.testing.assert_allclose(_box_distances(faces, predicted), [[0.0, 1.0], [1.0, 1.0]])

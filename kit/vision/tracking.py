@@ -5,6 +5,12 @@ Kalman filter per track, using norfair (tryolabs' detector-agnostic SORT-style t
 The original ``norfair`` release pins NumPy < 2, so the kit depends on
 ``norfair-enough``, its maintained fork (pure Python, BSD-3, installs as ``norfair``).
 
+A person hidden behind another for a while (two people crossing) is found again: a new
+track that starts where a recently lost person should be by now (their recent velocity),
+at a similar size, continues that person (:data:`REID_FRAMES`, :data:`REID_DISTANCE`). The
+overlap alone cannot do it: while a face is being covered its box shrinks from one side,
+the Kalman filter learns that edge's motion, and the predicted box collapses.
+
 A person's label is smoothed over the track: the class probabilities of its faces are
 averaged with exponential weights, and the shown label changes only when another class
 leads clearly (hysteresis), so a face does not flicker between Mask and No Mask. At the
@@ -18,6 +24,7 @@ between. It is a separate, named mode: the every-frame figures never include it.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -51,6 +58,24 @@ class Person:
     def to_json(self) -> dict:
         return {"id": self.id, "first_frame": self.first_frame, "last_frame": self.last_frame,
                 "label": self.label, "label_share": round(self.label_share, 4), "frames": self.frames}
+
+
+REID_FRAMES = 30      # a lost person can be found again this many frames later
+REID_DISTANCE = 1.0   # ... within this many face sizes of where their motion puts them
+REID_HISTORY = 15     # observations their recent velocity is measured over
+
+
+def _box_distances(faces: np.ndarray, predicted: np.ndarray) -> np.ndarray:
+    """1 - IoU of faces (rows) and tracks' predicted boxes (columns), both ``(n, 4)``. A
+    prediction whose corners crossed (a face that shrank while being covered) matches
+    nothing; norfair's own IoU would log a warning for it on every frame."""
+    from .boxes import iou_matrix
+
+    predicted = np.asarray(predicted, float)
+    collapsed = (predicted[:, 2] <= predicted[:, 0]) | (predicted[:, 3] <= predicted[:, 1])
+    distances = 1.0 - iou_matrix(np.asarray(faces, float), np.where(collapsed[:, None], 0.0, predicted))
+    distances[:, collapsed] = 1.0
+    return distances
 
 
 def _norfair():
@@ -89,6 +114,11 @@ class FaceTracker:
         self.smoothing, self.hysteresis = float(smoothing), float(hysteresis)
         self._tracker = norfair.Tracker(distance_function="iou", distance_threshold=1.0 - min_iou,
                                         hit_counter_max=max_missing, initialization_delay=0)
+        # norfair's constructor takes a vectorized distance only by name; ours replaces "iou".
+        self._tracker.distance_function = norfair.distances.VectorizedDistance(_box_distances)
+        self._person_of: dict[int, int] = {}      # norfair track id -> person id (re-identified tracks)
+        self._track_of: dict[int, int] = {}       # person id -> the norfair track that follows them now
+        self._recent: dict[int, deque] = {}       # person id -> recent (frame, centre x, centre y, size)
         self._Detection = norfair.Detection
         self.frame_index = -1
         self.people: dict[int, Person] = {}
@@ -118,7 +148,7 @@ class FaceTracker:
         self.frame_index += 1
         if not detected:
             tracked = self._tracker.update(detections=None)
-            return [self._face_of(obj, None) for obj in tracked if obj.id in self._shown]
+            return [self._face_of(obj, None) for obj in tracked if self._following(obj.id)]
         if probs is None:
             probs = np.zeros((len(faces), len(self.classes)), np.float32)
             for i, f in enumerate(faces):
@@ -128,17 +158,52 @@ class FaceTracker:
                                       data=(self.frame_index, f, np.asarray(p, float)))
                       for f, p in zip(faces, probs)]
         tracked = self._tracker.update(detections=detections, period=period)
-        out = []
-        for obj in tracked:
-            det = obj.last_detection
-            if det is None or det.data is None or det.data[0] != self.frame_index:
-                continue  # a track this frame's faces did not continue
-            _, face, p = det.data
-            self._observe(obj.id, face, p)
+        continued = [obj for obj in tracked if obj.last_detection is not None and obj.last_detection.data is not None
+                     and obj.last_detection.data[0] == self.frame_index]
+        # Tracks that go on first, so that a new track is never given a person seen in this frame.
+        continued.sort(key=lambda obj: obj.id not in self._person_of)
+        seen, out = set(), []
+        for obj in continued:
+            _, face, p = obj.last_detection.data
+            if obj.id not in self._person_of:
+                self._person_of[obj.id] = self._reidentify(face, seen)
+            person = self._person_of[obj.id]
+            if self._track_of.get(person, obj.id) != obj.id and person in seen:
+                continue  # the old track of a re-identified person, briefly alive beside the new one
+            self._track_of[person] = obj.id
+            seen.add(person)
+            self._observe(person, face, p)
             out.append(self._face_of(obj, face))
         return out
 
+    def _following(self, track: int) -> bool:
+        """Whether a norfair track is the one that follows its person now."""
+        person = self._person_of.get(track)
+        return person is not None and self._track_of.get(person) == track
+
+    def _reidentify(self, face: Face, seen: set) -> int:
+        """The person a new track continues: the recently lost person nearest to where their
+        recent motion puts them now (within :data:`REID_DISTANCE` face sizes, a size within
+        a factor 2), or a new person (the next id)."""
+        x1, y1, x2, y2 = face.box
+        centre, size = np.array([(x1 + x2) / 2, (y1 + y2) / 2]), float(np.sqrt(max(1, (x2 - x1) * (y2 - y1))))
+        best, best_distance = None, REID_DISTANCE
+        for person, recent in self._recent.items():
+            last = recent[-1]
+            gap = self.frame_index - last[0]
+            if person in seen or not 1 <= gap <= REID_FRAMES or not 0.5 <= size / last[3] <= 2.0:
+                continue
+            first = recent[0]
+            velocity = (np.array(last[1:3]) - first[1:3]) / max(1, last[0] - first[0])
+            distance = float(np.linalg.norm(centre - (np.array(last[1:3]) + velocity * gap))) / last[3]
+            if distance <= best_distance:
+                best, best_distance = person, distance
+        return best if best is not None else max(self.people, default=0) + 1
+
     def _observe(self, track: int, face: Face, p: np.ndarray) -> None:
+        x1, y1, x2, y2 = face.box
+        self._recent.setdefault(track, deque(maxlen=REID_HISTORY)).append(
+            (self.frame_index, (x1 + x2) / 2, (y1 + y2) / 2, float(np.sqrt(max(1, (x2 - x1) * (y2 - y1))))))
         if track not in self.people:
             self.people[track] = Person(track, self.frame_index, self.frame_index, self.classes,
                                         np.zeros(len(self.classes)))
@@ -155,10 +220,11 @@ class FaceTracker:
             self._shown[track] = best
 
     def _face_of(self, obj, face: Face | None) -> Face:
-        shown = self._shown[obj.id]
+        person = self._person_of[obj.id]
+        shown = self._shown[person]
         box = tuple(int(round(v)) for v in np.asarray(obj.estimate, float).ravel()) if face is None else face.box
         score = face.score if face is not None else float(obj.last_detection.data[1].score)
-        return Face(box, self.classes[shown], float(self._smoothed[obj.id][shown]), score, track=obj.id)
+        return Face(box, self.classes[shown], float(self._smoothed[person][shown]), score, track=person)
 
     def people_table(self, min_frames: int = 1) -> list[dict]:
         """Every person seen in at least ``min_frames`` frames, as the JSON contract's dicts."""
