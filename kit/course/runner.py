@@ -221,11 +221,72 @@ def run_lesson(job: LessonJob) -> dict:
             "registry_reads": reads}
 
 
+class _StopOnInterrupt:
+    """Ctrl-C while lessons run one after another, handled at safe points.
+
+    A KeyboardInterrupt raised wherever the main thread happens to be (starting a
+    kernel, inside papermill's clean-up) left runs that hung for minutes, died without a
+    word or printed a "Kernel died" traceback. Instead the first Ctrl-C is noted and the
+    running lesson's kernel is stopped (also one still starting: it is looked for until
+    the run ends); the lesson then returns like a failed one, is recorded as
+    interrupted, and the run stops. A second Ctrl-C stops at once.
+    """
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+        self._done = False
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        self._done = True
+        return False
+
+    def _on_interrupt(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        import threading
+
+        threading.Thread(target=self._stop_kernels, name="kit-stop-kernels", daemon=True).start()
+
+    def _stop_kernels(self):
+        try:
+            import psutil  # a dependency of ipykernel
+        except ImportError:
+            return
+        me = psutil.Process()
+        while not self._done:
+            for child in me.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    if any("ipykernel" in part for part in child.cmdline()):
+                        child.kill()
+            time.sleep(0.2)
+
+
 def _run_sequential(jobs, bar):
-    for job in jobs:
-        bar.set_postfix_str(job.stem)
-        yield run_lesson(job)
-        bar.update()
+    with _StopOnInterrupt() as stop:
+        for job in jobs:
+            if stop.requested:
+                raise KeyboardInterrupt
+            bar.set_postfix_str(job.stem)
+            record = run_lesson(job)
+            if stop.requested:
+                yield {**record, "status": "interrupted", "error": "interrupted (Ctrl-C)"}
+                raise KeyboardInterrupt
+            yield record
+            bar.update()
 
 
 def _run_dask(jobs, bar, workers: int | None, scheduler: str | None):

@@ -105,9 +105,8 @@ def _train_detector(args) -> int:
 
     if not args.out:
         raise UsageError("kit detect train needs --out DIR (the folder for the fine-tuned detector)")
-    command = "kit detect train " + " ".join(sys.argv[3:]) if sys.argv[1:3] == ["detect", "train"] else None
     result = train_centerface(args.input, args.out, held_out=args.held_out, steps=args.steps, seed=args.seed,
-                              command=command, progress=not args.quiet)
+                              command=args.command_line, progress=not args.quiet)
     card = result.card
     print(f"scenes: {len(card['split']['train'])} train, {len(card['split']['val'])} validation, "
           f"{len(card['split']['test'])} held out (never used)")

@@ -322,6 +322,10 @@ def detector_card_markdown(card: dict) -> str:
 {card.get('command') or 'kit detect train --input VOC_DIR --out DIR'}
 ```
 
+`kit detect --detector DIR` uses the folder; the kit's default is the one in
+`kit/vision/models/centerface_voc`. TensorFlow on CPU is not bit-exact from run to run, so a
+rerun gives a close, not an identical, model.
+
 ## Validation scenes (recall at IoU 0.3, false positives per image)
 
 Released weights: recall {base['recall']:.4f} at threshold {base['threshold']} ({base['false_positives_per_image']:.2f} false positives per image).
