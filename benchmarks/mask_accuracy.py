@@ -20,7 +20,6 @@ and the reference classifier on the same crops.
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 

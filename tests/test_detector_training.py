@@ -119,7 +119,7 @@ def test_scene_split_keeps_held_out_scenes_out_and_is_seeded():
     from kit.vision.detector_training import split_scenes
 
     stems = [f"s{i}" for i in range(40)]
-    train, val, test = split_scenes(stems, ["voc:s1", "s2", "elsewhere"], 0.25, seed=3)
+    train, val, test = split_scenes(stems, ["voc:s1", "s2", "elsewhere", "rwmfd:s3"], 0.25, seed=3)
     assert test == ["s1", "s2"]
     assert not set(train) & set(val) and not (set(train) | set(val)) & set(test)
     assert len(val) == round(0.25 * 38) and len(train) + len(val) == 38

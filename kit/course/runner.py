@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kit.errors import ParameterError, ProfileError
-from kit.files import atomic_write, write_json
+from kit.files import write_json
 from kit.progress import show_progress
 
 from .environment import lesson_paths, lessons_dir, machine_summary, package_versions

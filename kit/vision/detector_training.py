@@ -125,10 +125,11 @@ def random_crop(image_bgr: np.ndarray, boxes: np.ndarray, rng, size: int, scales
 
 
 def split_scenes(stems, held_out, val_fraction: float = 0.15, seed: int = 0) -> tuple[list, list, list]:
-    """``(train, val, test)`` scene stems: ``test`` are the held-out ones present, ``val`` a
+    """``(train, val, test)`` scene stems: ``test`` are the held-out ones present (bare stems
+    or a model card's ``voc:stem`` groups; other sources' groups are ignored), ``val`` a
     seeded share of the rest."""
     stems = sorted(set(stems))
-    held = {str(s).split(":")[-1] for s in held_out}
+    held = {str(s).split(":", 1)[-1] for s in held_out if ":" not in str(s) or str(s).startswith("voc:")}
     test = [s for s in stems if s in held]
     rest = [s for s in stems if s not in held]
     order = np.random.default_rng(seed).permutation(len(rest))
