@@ -153,10 +153,15 @@ def score_detector(detector, scenes: list[tuple[np.ndarray, np.ndarray]], iou: f
     return {"recall": found / max(faces, 1), "false_positives_per_image": false_pos / max(len(scenes), 1)}
 
 
-def choose_threshold(detector_for, scenes, thresholds=THRESHOLDS, max_fp: float = MAX_FP_PER_IMAGE) -> dict:
+def choose_threshold(detector_for, scenes, thresholds=THRESHOLDS, max_fp: float = MAX_FP_PER_IMAGE,
+                     desc: str | None = None) -> dict:
     """The threshold with the highest recall whose false positives per image stay within
-    ``max_fp`` (the highest threshold when none does), and the scores of every one."""
-    rows = {t: score_detector(detector_for(t), scenes) for t in thresholds}
+    ``max_fp`` (the highest threshold when none does), and the scores of every one;
+    ``desc`` draws a progress bar over the thresholds."""
+    from tqdm.auto import tqdm
+
+    rows = {t: score_detector(detector_for(t), scenes)
+            for t in tqdm(thresholds, desc=desc, unit="threshold", disable=not (desc and show_progress()), leave=False)}
     within = [t for t in thresholds if rows[t]["false_positives_per_image"] <= max_fp]
     best = max(within, key=lambda t: (rows[t]["recall"], t)) if within else max(thresholds)
     return {"threshold": best, **rows[best], "table": {str(t): rows[t] for t in thresholds}}
@@ -245,7 +250,8 @@ def train_centerface(scenes, out, held_out="default", steps: int = 3000, batch_s
 
     rng = np.random.default_rng(seed)
     tf.keras.utils.set_random_seed(seed)
-    baseline = choose_threshold(detector_with(base_bytes), val_scenes)
+    baseline = choose_threshold(detector_with(base_bytes), val_scenes,
+                                desc="scoring the released weights" if progress else None)
     best = {"step": 0, **baseline, "model": base_bytes}
     history, losses, started = [], [], time.perf_counter()
     bar = tqdm(range(1, steps + 1), desc="fine-tuning CenterFace", unit="step", disable=not show_progress(progress))

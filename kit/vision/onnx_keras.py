@@ -77,7 +77,8 @@ def keras_from_onnx(model_bytes: bytes, where: str = "ONNX model"):
             layer.set_weights([keras_kernel] + ([bias] if bias is not None else []))
             owners[name] = list(node.input[1:3])
         elif node.op_type == "BatchNormalization":
-            layer = layers.BatchNormalization(epsilon=att.get("epsilon", 1e-5), momentum=1 - att.get("momentum", 0.1),
+            # ONNX and Keras both keep momentum x the running value (ONNX's default 0.9).
+            layer = layers.BatchNormalization(epsilon=att.get("epsilon", 1e-5), momentum=att.get("momentum", 0.9),
                                               name=name)
             y = layer(x)
             layer.set_weights([weights[n] for n in node.input[1:5]])

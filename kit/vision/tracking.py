@@ -65,6 +65,12 @@ REID_DISTANCE = 1.0   # ... within this many face sizes of where their motion pu
 REID_HISTORY = 15     # observations their recent velocity is measured over
 
 
+def _centre_and_size(box) -> tuple[float, float, float]:
+    """A face box's centre (x, y) and size (the square root of its area)."""
+    x1, y1, x2, y2 = box
+    return (x1 + x2) / 2, (y1 + y2) / 2, float(np.sqrt(max(1, (x2 - x1) * (y2 - y1))))
+
+
 def _box_distances(faces: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """1 - IoU of faces (rows) and tracks' predicted boxes (columns), both ``(n, 4)``. A
     prediction whose corners crossed (a face that shrank while being covered) matches
@@ -185,8 +191,8 @@ class FaceTracker:
         """The person a new track continues: the recently lost person nearest to where their
         recent motion puts them now (within :data:`REID_DISTANCE` face sizes, a size within
         a factor 2), or a new person (the next id)."""
-        x1, y1, x2, y2 = face.box
-        centre, size = np.array([(x1 + x2) / 2, (y1 + y2) / 2]), float(np.sqrt(max(1, (x2 - x1) * (y2 - y1))))
+        cx, cy, size = _centre_and_size(face.box)
+        centre = np.array([cx, cy])
         best, best_distance = None, REID_DISTANCE
         for person, recent in self._recent.items():
             last = recent[-1]
@@ -201,9 +207,7 @@ class FaceTracker:
         return best if best is not None else max(self.people, default=0) + 1
 
     def _observe(self, track: int, face: Face, p: np.ndarray) -> None:
-        x1, y1, x2, y2 = face.box
-        self._recent.setdefault(track, deque(maxlen=REID_HISTORY)).append(
-            (self.frame_index, (x1 + x2) / 2, (y1 + y2) / 2, float(np.sqrt(max(1, (x2 - x1) * (y2 - y1))))))
+        self._recent.setdefault(track, deque(maxlen=REID_HISTORY)).append((self.frame_index, *_centre_and_size(face.box)))
         if track not in self.people:
             self.people[track] = Person(track, self.frame_index, self.frame_index, self.classes,
                                         np.zeros(len(self.classes)))
