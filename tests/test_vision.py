@@ -287,6 +287,10 @@ def test_webcam_widget_answers_frames_and_survives_bad_ones(monkeypatch):
     yielded = []  # not this test process: the kernel serving frames lowers its own priority
     monkeypatch.setattr(kit.vision.runtime, "yield_cpu_to_starting_sessions", lambda: yielded.append(1))
     w = WebcamDetector(classifier="reference")
+    from kit.vision.detectors import CenterFaceDetector
+
+    # the slider starts at the detector's own threshold (its card's), and the detector uses the slider's
+    assert w.threshold == CenterFaceDetector().threshold == w.pipeline().detector.threshold
     sent = []
     w.send = lambda content, buffers=None: sent.append(content)
     ok, jpeg = cv2.imencode(".jpg", demo_frames(1)[0])

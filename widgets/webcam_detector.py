@@ -111,10 +111,9 @@ class WebcamDetector(StaticView, anywidget.AnyWidget):
         self._tracker = None
         self._yielded = False
         self.history: list = []  # (time, counts per label) per processed frame, for statistics
-        if threshold is not None:
-            self.threshold = threshold
-        else:
-            self.threshold = float(getattr(self.pipeline().detector, "threshold", 0.5))
+        # The detector's own threshold (read before pipeline() applies the slider's value to it).
+        self.threshold = threshold if threshold is not None else float(
+            getattr(self._pipeline_for(self.detector).detector, "threshold", 0.5))
         self.pipeline()  # load the models now, not on the first frame
         self.on_msg(self._on_frame)
 
@@ -126,16 +125,20 @@ class WebcamDetector(StaticView, anywidget.AnyWidget):
     def pipeline(self):
         """The pipeline for the current detector (built once per detector), with the
         current threshold and smallest face."""
-        from kit.vision.pipeline import MaskDetector
-
-        if self.detector not in self._pipelines:
-            self._pipelines[self.detector] = MaskDetector(self.detector, self._classifier, min_face=self.min_face)
-        pipe = self._pipelines[self.detector]
+        pipe = self._pipeline_for(self.detector)
         if hasattr(pipe.detector, "threshold"):
             pipe.detector.threshold = float(self.threshold)
         if hasattr(pipe.detector, "min_face"):
             pipe.detector.min_face = float(self.min_face)
         return pipe
+
+    def _pipeline_for(self, detector: str):
+        """The pipeline of one detector, built once, with the detector's own settings."""
+        from kit.vision.pipeline import MaskDetector
+
+        if detector not in self._pipelines:
+            self._pipelines[detector] = MaskDetector(detector, self._classifier, min_face=self.min_face)
+        return self._pipelines[detector]
 
     def tracker(self):
         """People seen in this session (a new one after :meth:`reset`)."""
