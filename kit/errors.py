@@ -80,6 +80,10 @@ class MissingDependency(KitError, ImportError):
     """An optional package the asked-for feature needs is not installed; says how to install it."""
 
 
+class NotFittedError(KitError, RuntimeError):
+    """A model asked to predict before it was fitted (as scikit-learn's ``NotFittedError``)."""
+
+
 class UsageError(KitError):
     """A command-line call that does not make sense (conflicting or missing options)."""
 
@@ -95,6 +99,6 @@ class UnverifiedFileWarning(UserWarning):
 __all__ = [
     "ConvergenceWarning", "DataError", "DataValidationError", "FetchError", "FitError", "FrameError",
     "ImageReadError", "InputError", "KitError", "MissingDependency", "MissingInputError", "ModelError",
-    "ParameterError", "ProfileError", "RegistryError", "UnsafeArchiveError", "UnverifiedFileWarning",
+    "NotFittedError", "ParameterError", "ProfileError", "RegistryError", "UnsafeArchiveError", "UnverifiedFileWarning",
     "UsageError", "WeightsUnavailable",
 ]

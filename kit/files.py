@@ -54,13 +54,22 @@ def atomic_write(target: str | os.PathLike, data: bytes | str, mode: int | None 
 
 
 @contextlib.contextmanager
-def atomic_folder(target: str | os.PathLike):
+def atomic_folder(target: str | os.PathLike, owned=None, option: str = "--out"):
     """Yield a temporary folder beside ``target``; on success it replaces ``target`` whole.
 
-    An existing folder is moved aside first and deleted only after the new one is in
-    place, so readers see the old folder or the new one, never a mixture.
+    An existing folder is replaced only when it is empty or ``owned(target)`` says the kit
+    wrote it (a model folder recognised by its card): a folder of the user's is never
+    removed, and the refusal comes before any work is done. An existing folder is moved
+    aside first and deleted only after the new one is in place, so readers see the old
+    folder or the new one, never a mixture.
+
+    Raises
+    ------
+    ParameterError
+        When ``target`` is a file, or a non-empty folder the kit did not write.
     """
     target = Path(target)
+    check_replaceable(target, owned, option)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     umask = os.umask(0)
@@ -68,16 +77,40 @@ def atomic_folder(target: str | os.PathLike):
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder
     try:
         yield tmp
-        if target.exists():
+        check_replaceable(target, owned, option)  # nothing of the user's appeared meanwhile
+        if target.exists() or target.is_symlink():
             old = target.with_name(f".{target.name}-replaced-{uuid.uuid4().hex[:8]}")
             os.replace(target, old)
             os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
+            if old.is_symlink() or old.is_file():
+                old.unlink()
+            else:
+                shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_replaceable(target: str | os.PathLike, owned=None, option: str = "--out") -> Path:
+    """``target`` may be written as a whole folder: it is absent, an empty folder, or a folder
+    ``owned(target)`` recognises as the kit's. Check it before long work starts."""
+    from kit.errors import ParameterError
+
+    target = Path(target)
+    if target.is_symlink():
+        raise ParameterError(f"{option} {target}: is a symbolic link; give the folder itself")
+    if not target.exists():
+        return target
+    if not target.is_dir():
+        raise ParameterError(f"{option} {target}: is a file, not a folder; choose a new folder name")
+    if not any(target.iterdir()):
+        return target
+    if owned is not None and owned(target):
+        return target
+    raise ParameterError(f"{option} {target}: the folder is not empty and is not a model folder the kit wrote, "
+                         f"so nothing in it is replaced; choose a new folder (e.g. {target}-model)")
 
 
 def _digest(path: str | os.PathLike, algorithm: str) -> str:
@@ -91,6 +124,14 @@ def _digest(path: str | os.PathLike, algorithm: str) -> str:
 def sha256_of(path: str | os.PathLike) -> str:
     """The sha256 of a file, read in chunks."""
     return _digest(path, "sha256")
+
+
+def sha256_of_bytes(*parts: bytes) -> str:
+    """The sha256 of bytes held in memory (several parts hashed as one)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part)
+    return digest.hexdigest()
 
 
 def md5_of(path: str | os.PathLike) -> str:
@@ -124,3 +165,36 @@ def write_json(target: str | os.PathLike, payload, indent: int | None = 1) -> Pa
     """Write ``payload`` as strict JSON (no NaN tokens), atomically; returns the path."""
     text = json.dumps(jsonable(payload), indent=indent, allow_nan=False)
     return atomic_write(target, text + "\n")
+
+
+def refuse_overwriting_inputs(inputs, outputs: dict, inside: bool = True) -> None:
+    """Refuse, before any work, an output path that is one of the inputs or lies inside an
+    input folder (``kit detect --input v.avi --out v.avi`` would destroy the video).
+
+    Parameters
+    ----------
+    inputs : iterable of paths (non-paths such as ``camera:0`` or registry names are ignored)
+    outputs : dict
+        ``{option: path or None}``, e.g. ``{"--out": args.out, "--json": args.json}``.
+    inside : bool
+        Also refuse outputs inside an input folder (a folder of frames would read its own
+        annotated copies); a command that reads only known sub-folders passes False.
+    """
+    from kit.errors import ParameterError
+
+    sources = []
+    for item in inputs:
+        if item is None:
+            continue
+        path = Path(str(item))
+        if path.exists():
+            sources.append(path.resolve())
+    for option, target in outputs.items():
+        if target is None:
+            continue
+        resolved = Path(str(target)).resolve()
+        for source in sources:
+            if resolved == source or (inside and source.is_dir() and source in resolved.parents):
+                where = "is" if resolved == source else "lies inside"
+                raise ParameterError(f"{option} {target} {where} the input {source}; writing there would destroy "
+                                     f"what is being read. Choose another path")

@@ -13,6 +13,7 @@ test keeps the two equal):
   as unpacked / packed size (a registry entry may set its own under ``limits``)
 - ``KIT_TIMEOUT``, ``KIT_DEADLINE``: seconds to wait for a network answer, and for a whole download
 - ``KIT_MAX_REGISTRY_BYTES``: size of a registry file
+- ``KIT_MAX_ANNOTATION_BYTES``: size of one PASCAL-VOC annotation file, checked before it is parsed
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ DEFAULTS = {
     "KIT_TIMEOUT": 30,
     "KIT_DEADLINE": 3600,
     "KIT_MAX_REGISTRY_BYTES": 1_000_000,
+    "KIT_MAX_ANNOTATION_BYTES": 2_000_000,
 }
 
 

@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Lower numbers are lower layers; a module may import its own layer's modules (without
 # cycles) and lower layers, never higher ones.
 LAYERS = {
-    "kit.errors": 0, "kit.files": 0, "kit.limits": 0, "kit.progress": 0,
+    "kit.errors": 0, "kit.files": 0, "kit.limits": 0, "kit.progress": 0, "kit.blas": 0, "kit.arguments": 0, "kit.mpl": 0,
     "kit.data": 1,
     "kit.epi": 2, "kit.forecast": 2, "kit.vision": 2,
     "kit.course": 3, "kit.cli": 3, "kit.__main__": 3, "widgets": 3,

@@ -68,8 +68,14 @@ def tiny_model(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny")
     model.save(folder / "model.keras")
     to_tflite(model, folder / "model.tflite")
-    write_card(_card(), folder)
+    write_card(_card(model_files=_hashes(folder)), folder)
     return folder, model
+
+
+def _hashes(folder):
+    from kit.files import sha256_of
+
+    return {name: sha256_of(folder / name) for name in ("model.keras", "model.tflite")}
 
 
 def test_keras_and_tflite_predictors_agree_and_batch_like_single_images(tiny_model):
@@ -96,13 +102,17 @@ def test_a_card_that_does_not_fit_its_network_is_refused_at_load(tiny_model, tmp
     folder, _ = tiny_model
     bad = tmp_path / "bad"
     shutil.copytree(folder, bad)
-    write_card(_card(classes=("with_mask", "without_mask", "mask_weared_incorrect")), bad)
+    write_card(_card(classes=("with_mask", "without_mask", "mask_weared_incorrect"), model_files=_hashes(bad)), bad)
     with pytest.raises(ModelError, match="2 outputs but the model card names 3 classes"):
         MaskClassifier(bad)
     assert MaskClassifier(folder).predict([np.zeros((20, 20, 3), np.uint8)]).shape == (1, 2)
     (bad / "model.tflite").write_bytes(b"TFL3 forged")
-    write_card(_card(), bad)
+    write_card(_card(model_files=_hashes(bad)), bad)  # a forged file the card vouches for: the runtime refuses it
     with pytest.raises(ModelError, match="model.tflite: not a TFLite model"):
+        MaskClassifier(bad)
+    write_card(_card(), bad)  # an older card, with no hash: a warning says the file cannot be checked
+    with pytest.warns(UserWarning, match="records no sha256 of model.tflite"), \
+            pytest.raises(ModelError, match="not a TFLite model"):
         MaskClassifier(bad)
 
 

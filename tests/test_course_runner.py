@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from kit.course import ProfileError, plan, run_course
-from kit.course.profiles import expand_grid, parse_overrides
+from kit.course.profiles import expand_grid, parse_overrides, typed_value
 
 from .conftest import sha256
 
@@ -69,7 +69,10 @@ def test_failing_lesson_does_not_stop_others_and_is_described(lessons, tmp_path)
         assert {"lesson", "profile", "parameters", "status", "seconds", "metrics", "error"} <= set(r)
 
     ok = summary[0]
-    assert ok["metrics"]["total"] == 6 and ok["metrics"]["table"] == [{"a": 1, "b": 2}]
+    # numbers stay in summary.json; tables go beside it as CSV (summary.json stays small)
+    assert ok["metrics"]["total"] == 6 and "table" not in ok["metrics"]
+    assert ok["tables"] == {"table": "00_reads.table.csv"}
+    assert (out / "00_reads.table.csv").read_text().splitlines() == ["a,b", "1,2"]
     stamped = nbformat.read(out / "00_reads.ipynb", as_version=4)
     reads = stamped.metadata["kit"]["registry_reads"]
     assert reads == [{"name": "tiny", "path": reads[0]["path"], "sha256": sha256(b"a,b\n1,2\n"), "verified": True}]
@@ -106,8 +109,17 @@ def test_bad_requests_fail_before_running(lessons, tmp_path, args, message):
 
 def test_override_parsing_and_grids():
     grid = parse_overrides(["region=US,Italy", "days=30", "models=[naive,drift]", "rate=0.5"])
-    assert grid == {"region": ["US", "Italy"], "days": [30], "models": [["naive", "drift"]], "rate": [0.5]}
+    assert grid == {"region": ["US", "Italy"], "days": ["30"], "models": ["[naive,drift]"], "rate": ["0.5"]}
     assert len(expand_grid(grid)) == 2
+    # typed by what the notebook declares: strings stay as typed, YAML's yes/no/off are never guessed
+    assert typed_value("NO", "str") == "NO" and typed_value("off", "None") == "off"
+    assert typed_value("30", "int") == 30 and typed_value("0.5", "float") == 0.5
+    assert typed_value("[naive,drift]", "None") == ["naive", "drift"] and typed_value("none", "None") is None
+    assert typed_value("007", "str") == "007" and typed_value("true", "bool") is True
+    with pytest.raises(ProfileError, match="whole number"):
+        typed_value("2.5", "int")
+    with pytest.raises(ProfileError, match="true or false"):
+        typed_value("yes", "bool")
     with pytest.raises(ProfileError, match="KEY=VALUE"):
         parse_overrides(["novalue"])
 
@@ -128,3 +140,8 @@ def test_cli_exit_code_and_table(lessons, tmp_path):
     assert proc.returncode == 1, proc.stderr
     assert "failed" in proc.stdout and "ok" in proc.stdout and "ValueError" in proc.stdout
     assert {r["lesson"] for r in json.loads((out / "summary.json").read_text())} == {"00_reads", "01_breaks"}
+    # a long run is never silent, even in a log: a line as each lesson starts and ends, with its time
+    lines = proc.stderr.splitlines()
+    assert any(line.split() == ["00_reads", "running", "..."] for line in lines), proc.stderr
+    assert any(line.split()[:3] == ["00_reads", "ok", "in"] and line.endswith(" s") for line in lines), proc.stderr
+    assert any(line.split()[:3] == ["01_breaks", "failed", "in"] for line in lines), proc.stderr

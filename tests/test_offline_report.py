@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from kit.course import plan, run_course
-from kit.course.offline import WIDGET_NOTE, WIDGET_VIEW, prepare_for_report
+from kit.course.offline import RERUN_NOTE, WIDGET_NOTE, WIDGET_VIEW, prepare_for_report
 
 from .browser import chromium, require_browser
 
@@ -72,6 +72,16 @@ def test_a_headless_run_draws_no_progress_bars_and_references_no_cdn(report):
     assert "03_forecasting.html" in html
     nb = nbformat.read(report / "00_report.ipynb", as_version=4)
     assert nb.cells[-2].outputs[0]["text"].strip() == "False"  # KIT_PROGRESS=0 in headless runs
+    assert RERUN_NOTE not in html  # a report has no cell to run
+
+
+def test_a_saved_run_reopened_without_its_kernel_shows_pictures_not_widget_errors(report):
+    nb = nbformat.read(report / "00_report.ipynb", as_version=4)
+    outputs = [o for c in nb.cells for o in c.get("outputs", []) if o.get("data")]
+    assert "widgets" not in nb.metadata
+    assert not any(WIDGET_VIEW in o["data"] for o in outputs)  # nothing JupyterLab would look up a model for
+    explorer = next(o["data"] for o in outputs if "data:image/png" in str(o["data"].get("text/html", "")))
+    assert RERUN_NOTE in explorer["text/html"] and explorer["text/plain"] == RERUN_NOTE
 
 
 @pytest.mark.browser

@@ -21,9 +21,11 @@ from kit.errors import DataError, KitError
 from kit.forecast import MODEL_CLASSES, as_target, compare
 from kit.forecast.models import BASELINES
 
+from kit.mpl import plain
+
 from .static_view import StaticView, image_html, note_html, png_bytes
 
-CONTROLS_WIDTH = "330px"
+CONTROLS_WIDTH = "330px"  # beside the results on a laptop; above them, full width, on a phone
 DEFAULT_MODELS = ("holt", "arima", "linear")
 
 
@@ -92,9 +94,11 @@ class ForecastDashboard(StaticView, W.HBox):
         toggle = {"style": {"button_width": "auto"}}
         self.target = W.ToggleButtons(options=measures, value=target if target in measures else measures[0],
                                       **toggle)
-        self.models = W.SelectMultiple(options=[m for m in MODEL_CLASSES if m not in BASELINES],
-                                       value=[m for m in models if m in MODEL_CLASSES and m not in BASELINES],
-                                       description="models", rows=8, style=style, layout=full)
+        # one toggle per model: a tap picks or drops it (a multiple select needs Ctrl, which a phone has not)
+        self.model_buttons = {m: W.ToggleButton(value=m in models, description=m, tooltip=f"include {m}",
+                                                layout=W.Layout(width="auto", min_width="64px", margin="2px"))
+                              for m in MODEL_CLASSES if m not in BASELINES}
+        self.models = W.HBox(list(self.model_buttons.values()), layout=W.Layout(flex_flow="row wrap", width="100%"))
         self.series = W.ToggleButtons(options=[("cumulative", "cumulative"), ("per day", "daily")],
                                       value="cumulative", tooltips=["the running total", "7-day mean of new counts"],
                                       **toggle)
@@ -103,8 +107,8 @@ class ForecastDashboard(StaticView, W.HBox):
         self.folds = W.IntSlider(value=folds, min=0, max=10, description="folds", continuous_update=False,
                                  style=style, layout=full,
                                  tooltip="0: one hold-out of `horizon` days; k: rolling-origin backtest")
-        note = W.HTML("<small>The naive and drift baselines are always in the table. "
-                      "Hold Ctrl (⌘) to pick several models.</small>")
+        note = W.HTML("<small>Tap models to add or remove them; the naive and drift baselines are always in the "
+                      "table.</small>")
         self.status = W.HTML()
         self.chart = W.Image(format="png", layout=W.Layout(width="100%", max_width="960px", height="auto"))
         self.table = W.HTML()
@@ -113,17 +117,27 @@ class ForecastDashboard(StaticView, W.HBox):
                            layout=W.Layout(width="72px", flex="0 0 72px"))
             return W.HBox([label, widget], layout=W.Layout(align_items="center"))
 
+        # wrapping flex: on a wide screen the controls sit beside the results; where both do not fit
+        # (a phone), the results move below the controls and take the whole width
         controls = W.VBox([self.region, labelled("target", self.target), labelled("series", self.series),
-                           self.models, note, self.horizon, self.folds],
-                          layout=W.Layout(flex=f"0 0 {CONTROLS_WIDTH}", width=CONTROLS_WIDTH,
-                                          min_width=CONTROLS_WIDTH, padding="0 12px 0 0"))
+                           W.HTML("models"), self.models, note, self.horizon, self.folds],
+                          layout=W.Layout(flex=f"1 1 {CONTROLS_WIDTH}", max_width=CONTROLS_WIDTH, min_width="0",
+                                          padding="0 12px 0 0"))
         results = W.VBox([self.status, self.chart, self.table],
-                         layout=W.Layout(flex="1 1 auto", min_width="0", overflow="auto"))
-        super().__init__([controls, results], layout=W.Layout(width="100%", align_items="flex-start"))
+                         layout=W.Layout(flex="999 1 420px", min_width="0", overflow="auto"))
+        super().__init__([controls, results], layout=W.Layout(width="100%", align_items="flex-start",
+                                                               flex_flow="row wrap"))
+        self.add_class("kit-dashboard")
         self.result = None
-        for control in (self.region, self.target, self.series, self.models, self.horizon, self.folds):
+        for control in (self.region, self.target, self.series, *self.model_buttons.values(), self.horizon,
+                        self.folds):
             control.observe(lambda _change: self.update(), names="value")
         self.update()
+
+    @property
+    def chosen_models(self) -> list[str]:
+        """The models picked (the baselines are added by the comparison)."""
+        return [m for m, button in self.model_buttons.items() if button.value]
 
     def update(self):
         """Run the comparison with the current choices and show table and plot."""
@@ -134,7 +148,7 @@ class ForecastDashboard(StaticView, W.HBox):
         self.status.value = f"{label}{html.escape(where)}: fitting…"
         try:
             y = as_target(select_series(self.frame, self.region.value, self.target.value), self.series.value)
-            result = compare(y, list(self.models.value), horizon=self.horizon.value,
+            result = compare(y, self.chosen_models, horizon=self.horizon.value,
                              folds=self.folds.value or None, progress=False)
         except KitError as exc:
             self.status.value = f"{label}<span style='color:#b00020'>{html.escape(str(exc))}</span>"
@@ -146,7 +160,7 @@ class ForecastDashboard(StaticView, W.HBox):
         self.table.value = table_html(result.table)
         fig, ax = plt.subplots(figsize=(10, 4))
         daily = self.series.value == "daily"
-        result.plot(ax=ax, title=f"{self.region.value}: {'new ' if daily else ''}{self.target.value}"
+        result.plot(ax=ax, title=f"{plain(self.region.value)}: {'new ' if daily else ''}{self.target.value}"
                                  f"{' per day (7-day mean)' if daily else ''}, best model with its 80 and 95 % bands")
         ax.set_ylabel(f"{'new' if daily else 'cumulative'} {self.target.value}")
         self.chart.value = png_bytes(fig)

@@ -17,6 +17,7 @@ import traitlets
 from kit.epi import ParameterError, get_model, peak, simulate
 from kit.epi.demography import country_parameters, demography
 
+from .browser_state import KernelOutputs
 from .static_view import StaticView, image_html, note_html, png_bytes
 
 _HERE = pathlib.Path(__file__).parent
@@ -33,7 +34,7 @@ SLIDERS = [
 ]
 
 
-class SEIRDExplorer(StaticView, anywidget.AnyWidget):
+class SEIRDExplorer(KernelOutputs, StaticView, anywidget.AnyWidget):
     """Interactive SEIRD-ICU simulation.
 
     Parameters
@@ -54,6 +55,7 @@ class SEIRDExplorer(StaticView, anywidget.AnyWidget):
     _esm = _HERE / "seird_explorer.js"
     _css = _HERE / "seird_explorer.css"
 
+    KERNEL_OUTPUTS = frozenset({"sliders", "countries", "series", "summary", "error"})  # never from the browser
     sliders = traitlets.List(SLIDERS).tag(sync=True)
     countries = traitlets.List([]).tag(sync=True)
     country = traitlets.Unicode("Italy").tag(sync=True)

@@ -28,6 +28,7 @@ import traitlets
 
 from kit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, LIVE_MIN_FACE
 
+from .browser_state import KernelOutputs
 from .static_view import StaticView, note_html
 
 _HERE = pathlib.Path(__file__).parent
@@ -45,7 +46,7 @@ def _in_range(name, value, lo, hi):
     return value
 
 
-class WebcamDetector(StaticView, anywidget.AnyWidget):
+class WebcamDetector(KernelOutputs, StaticView, anywidget.AnyWidget):
     """Live mask detection on the user's own camera.
 
     Parameters
@@ -64,6 +65,9 @@ class WebcamDetector(StaticView, anywidget.AnyWidget):
 
     _esm = _HERE / "webcam_detector.js"
     _css = _HERE / "webcam_detector.css"
+    # computed by the kernel: never taken from the browser (widgets.browser_state)
+    KERNEL_OUTPUTS = frozenset({"counts", "people", "frames_processed", "kernel_ms", "last_error", "detectors",
+                                "labels"})
 
     detector = traitlets.Unicode(DEFAULT_DETECTOR).tag(sync=True)
     detectors = traitlets.List(list(OFFERED)).tag(sync=True)
@@ -75,6 +79,8 @@ class WebcamDetector(StaticView, anywidget.AnyWidget):
     frames_processed = traitlets.Int(0).tag(sync=True)
     kernel_ms = traitlets.Float(0.0).tag(sync=True)
     last_error = traitlets.Unicode("").tag(sync=True)
+    # how each class is shown (kit.vision.labels): the page draws with these, never its own copy
+    labels = traitlets.Dict({}).tag(sync=True)
 
     @traitlets.validate("detector")
     def _check_detector(self, proposal):
@@ -105,15 +111,20 @@ class WebcamDetector(StaticView, anywidget.AnyWidget):
                  min_face: float = LIVE_MIN_FACE, max_width: int = 640, **kwargs):
         from kit.vision.classifier import MaskClassifier
 
+        from kit.vision.labels import COLOURS_HEX, display_name
+
         super().__init__(detector=detector, min_face=min_face, max_width=max_width, **kwargs)
         self._classifier = MaskClassifier(classifier)
+        self.labels = {c: {"name": display_name(c), "colour": COLOURS_HEX.get(c, "#c8c8c8")}
+                       for c in self._classifier.classes}
         self._pipelines: dict = {}
         self._tracker = None
         self._yielded = False
         self.history: list = []  # (time, counts per label) per processed frame, for statistics
-        # The detector's own threshold (read before pipeline() applies the slider's value to it).
-        self.threshold = threshold if threshold is not None else float(
-            getattr(self._pipeline_for(self.detector).detector, "threshold", 0.5))
+        # The detector's own threshold (read before pipeline() applies the slider's value to it),
+        # within the slider's range (Haar's own is 0: every candidate).
+        own = float(getattr(self._pipeline_for(self.detector).detector, "threshold", 0.5))
+        self.threshold = threshold if threshold is not None else min(max(own, THRESHOLD_RANGE[0]), THRESHOLD_RANGE[1])
         self.pipeline()  # load the models now, not on the first frame
         self.on_msg(self._on_frame)
 
@@ -155,7 +166,7 @@ class WebcamDetector(StaticView, anywidget.AnyWidget):
 
     def handle_frame(self, jpeg: bytes, frame_id=None, track: bool = True) -> dict:
         """Check and decode one JPEG frame and detect; returns the message for the browser."""
-        from kit.data.images import decode_bgr
+        from kit.data.images import BROWSER_FORMATS, decode_bgr
         from kit.errors import KitError
         from kit.limits import max_frame_bytes
 
@@ -166,7 +177,7 @@ class WebcamDetector(StaticView, anywidget.AnyWidget):
                     "message": f"frame {frame_id}: {len(jpeg):,} bytes is more than the limit of "
                                f"{max_frame_bytes():,} (KIT_MAX_FRAME_BYTES); send smaller frames"}
         try:
-            frame = decode_bgr(jpeg, f"frame {frame_id}", "KIT_MAX_FRAME_PIXELS")
+            frame = decode_bgr(jpeg, f"frame {frame_id}", "KIT_MAX_FRAME_PIXELS", BROWSER_FORMATS)
         except KitError as exc:
             return {"type": "error", "id": frame_id, "message": str(exc)}
         if not self._yielded:  # a streaming kernel lets other visitors' apps start first

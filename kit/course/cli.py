@@ -19,7 +19,16 @@ def cmd_course_run(args) -> int:
     jobs = plan(args.profile, args.lesson, args.out, parse_overrides(args.param), folder,
                 cell_timeout=args.cell_timeout)
     print(f"Running {len(jobs)} lesson run(s), profile {args.profile!r}, into {args.out}/", file=sys.stderr)
-    records = run_course(jobs, workers=args.workers, scheduler=args.scheduler)
+    width = max(len(j.stem) for j in jobs)
+
+    def started(job):
+        print(f"  {job.stem:<{width}}  running ...", file=sys.stderr, flush=True)
+
+    def finished(record):
+        stem = Path(record["notebook"]).stem if record.get("notebook") else record["lesson"]
+        print(f"  {stem:<{width}}  {record['status']} in {record['seconds']:.1f} s", file=sys.stderr, flush=True)
+
+    records = run_course(jobs, workers=args.workers, scheduler=args.scheduler, on_start=started, on_finish=finished)
     print(summary_table(records))
     print(f"\nSummary: {Path(args.out) / 'summary.json'}")
     failed = [r for r in records if r["status"] != "ok"]
@@ -42,18 +51,27 @@ def cmd_serve(args) -> int:
     if not target.exists():
         raise MissingInputError(f"{target}: no such app (apps: {', '.join(p.name for p in apps.glob('*.ipynb'))})")
     from .offline import voila_command
+    from .serve import free_port, run_voila
 
-    cmd, env = voila_command(target, args.port, args.ip, args.token)
+    port = free_port(args.ip, args.port)
+    if port != args.port:
+        print(f"kit: port {args.port} is in use; serving on {port}", file=sys.stderr)
+    cmd, env = voila_command(target, port, args.ip, args.token, allow_remote=args.allow_remote or None,
+                             cull_idle=args.cull_idle)
     if args.ip not in LOOPBACK:
         if not args.token:
             warnings.warn(f"serving on {args.ip}: anyone who can reach this machine can open the apps and run the "
                           f"mask detector's kernel; pass --token SECRET to require it in the URL "
                           f"(?token=SECRET)", UserWarning, stacklevel=2)
-    print("serving", target, "on", f"http://{args.ip}:{args.port}/", "(Ctrl-C stops)", file=sys.stderr)
-    return subprocess.call(cmd, env={**os.environ, **env})
+    host = f"[{args.ip}]" if ":" in args.ip else args.ip
+    query = f"?token={args.token}" if args.token else ""
+    print(f"serving {target} at http://{host}:{port}/{query} (Ctrl-C stops it and its kernels)", file=sys.stderr)
+    return run_voila(cmd, env)
 
 
 def register(sub) -> None:
+    from kit.arguments import whole
+
     course = sub.add_parser("course", help="run the lessons").add_subparsers(dest="action", required=True)
     p = course.add_parser("run", help="execute lessons with papermill into notebooks, HTML and summary.json")
     p.add_argument("--profile", default="quick", help="quick (offline, default) or full (real data)")
@@ -62,16 +80,27 @@ def register(sub) -> None:
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
                    help="override a parameter; KEY=a,b,c runs once per value")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--workers", type=int, metavar="N", help="run on a local Dask cluster of N workers")
+    group.add_argument("--workers", type=whole(1, 256), metavar="N", help="run on a local Dask cluster of N workers")
     group.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask scheduler")
     p.add_argument("--lessons-dir", help="folder holding the lessons and profiles.yaml")
-    p.add_argument("--cell-timeout", type=int, default=3600, help="seconds one cell may run (default 3600)")
+    p.add_argument("--cell-timeout", type=whole(1, 86_400), default=3600, help="seconds one cell may run (default 3600)")
     p.set_defaults(func=cmd_course_run)
 
-    p = sub.add_parser("serve", help="serve the Voila apps (lessons/apps)")
+    p = sub.add_parser("serve", help="serve the Voila apps (lessons/apps)",
+                       description="Serve the Voila apps offline. On this machine: kit serve (then open "
+                                   "http://127.0.0.1:8866/). To a room: kit serve --ip 0.0.0.0 --token SECRET, and "
+                                   "give people http://THIS-MACHINE:8866/?token=SECRET. Kernels of closed pages are "
+                                   "freed after two idle minutes (--cull-idle).")
     p.add_argument("app", nargs="?", help="one app notebook, e.g. mask_detector.ipynb (default: the app list)")
     p.add_argument("--apps", help="apps folder")
-    p.add_argument("--port", type=int, default=8866)
-    p.add_argument("--ip", default="127.0.0.1")
+    p.add_argument("--port", type=whole(1, 65535), default=8866,
+                   help="port (default 8866; the next free one if it is taken, and the address printed says so)")
+    p.add_argument("--ip", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this machine only; 0.0.0.0: every network)")
     p.add_argument("--token", help="require this token in the URL (use it when --ip is not loopback)")
+    p.add_argument("--cull-idle", type=whole(5, 86_400), default=120, metavar="SECONDS",
+                   help="free a visitor's kernel this long after its page was closed (default 120)")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="answer any Host name even on a loopback address (behind a proxy); by default only "
+                        "loopback names are answered there, against DNS rebinding")
     p.set_defaults(func=cmd_serve)

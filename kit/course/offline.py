@@ -21,6 +21,7 @@ REPORT_TEMPLATE = "offline-report"
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 STATIC_TYPES = ("text/html", "image/png", "image/svg+xml", "image/jpeg", "text/markdown")
 WIDGET_NOTE = "[interactive widget: open this lesson in JupyterLab, or its app with `kit serve`, to use it]"
+RERUN_NOTE = "[a live widget: run this cell to start it]"
 # a widget's default text/plain is its repr: "VBox(children=(...", "SEIRDExplorer(country=..."
 _WIDGET_REPR = re.compile(r"^[A-Za-z_]\w*\((children|layout|value|description|country|detector|[a-z_]+)=")
 _LESSON_LINK = re.compile(r"\]\((\d\d_[\w-]+)\.ipynb(#[^)]*)?\)")
@@ -41,11 +42,33 @@ def prepare_for_report(nb) -> None:
             for kind in ("text/markdown", "text/html"):
                 if isinstance(data.get(kind), str):
                     data[kind] = _to_report_links(data[kind])
+            if isinstance(data.get("text/html"), str):  # a report has no cell to run
+                data["text/html"] = data["text/html"].replace(
+                    f'<p style="color:#555;font-style:italic">{RERUN_NOTE}</p>', "")
+            if data.get("text/plain") == RERUN_NOTE:
+                data["text/plain"] = WIDGET_NOTE
             if WIDGET_VIEW not in data:
                 continue
             del data[WIDGET_VIEW]
             if not any(t in data for t in STATIC_TYPES) and _WIDGET_REPR.match(str(data.get("text/plain", ""))):
                 data["text/plain"] = WIDGET_NOTE
+
+
+def strip_widget_views(nb) -> None:
+    """In place, for an executed notebook that will be reopened later: a widget view whose
+    kernel is gone shows "Error displaying widget: model not found" in JupyterLab, so each
+    is replaced by its static picture (the kit's widgets add one) with a line saying to run
+    the cell, and the saved widget state is dropped."""
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data")
+            if not data or WIDGET_VIEW not in data:
+                continue
+            del data[WIDGET_VIEW]
+            if isinstance(data.get("text/html"), str):
+                data["text/html"] = f'<p style="color:#555;font-style:italic">{RERUN_NOTE}</p>' + data["text/html"]
+            data["text/plain"] = RERUN_NOTE
 
 
 def _to_report_links(text: str) -> str:
@@ -66,14 +89,35 @@ def export_html(nb_path: Path, html_path: Path) -> None:
     atomic_write(html_path, body)
 
 
-def voila_command(target: Path, port: int, ip: str = "127.0.0.1", token: str | None = None) -> tuple[list, dict]:
+# A visitor's kernel is freed this long after its last activity once its page is gone
+# (closing a Voila tab sends a shutdown request Voila 0.5 refuses for want of an _xsrf
+# token, so without culling every visit left a 780 MB kernel behind).
+CULL_IDLE_SECONDS = 120
+CULL_EVERY_SECONDS = 30
+
+
+def voila_command(target: Path, port: int, ip: str = "127.0.0.1", token: str | None = None,
+                  allow_remote: bool | None = None, cull_idle: int = CULL_IDLE_SECONDS) -> tuple[list, dict]:
     """The Voila command line and the environment additions that serve ``target`` (an app
-    notebook or the apps folder) with the offline template (no CDN requests)."""
+    notebook or the apps folder) with the offline template (no CDN requests), exactly on
+    ``port`` (no silent move to another), with the Host header checked
+    (:mod:`kit.course.voila_app`; remote hosts allowed when ``allow_remote``, by default
+    when ``ip`` is not a loopback address) and idle kernels of closed pages culled."""
+    import ipaddress
     import os
     import sys
 
-    cmd = [sys.executable, "-m", "voila", str(target), f"--port={port}", "--no-browser", f"--Voila.ip={ip}",
-           "--template=offline"]
+    if allow_remote is None:
+        try:
+            allow_remote = not ipaddress.ip_address(ip).is_loopback
+        except ValueError:
+            allow_remote = ip not in ("localhost",)
+    cmd = [sys.executable, "-m", "kit.course.voila_app", str(target), f"--port={port}", "--no-browser",
+           f"--Voila.ip={ip}", "--Voila.port_retries=0", "--template=offline",
+           f"--KitVoila.allow_remote_access={allow_remote}",
+           f"--MappingKernelManager.cull_idle_timeout={int(cull_idle)}",
+           f"--MappingKernelManager.cull_interval={min(CULL_EVERY_SECONDS, max(1, int(cull_idle) // 2))}",
+           "--MappingKernelManager.cull_connected=False"]
     if token:
         cmd.append(f"--ServerApp.token={token}")
     paths = [str(JUPYTER_DATA), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))]

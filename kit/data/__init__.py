@@ -14,10 +14,10 @@ from .registry import Entry, Registry, load_registry
 from .jhu import load_jhu
 from .owid import load_owid
 from .tidy import date_window, every_series, find_decreases, read_tidy_csv, repair_decreases, select_series
-from .timeseries import load_timeseries
+from .timeseries import combine_measures, load_timeseries
 
 __all__ = [
-    "DataValidationError", "Entry", "date_window", "FetchError", "catalog", "catalog_table", "load_jhu", "load_owid",
+    "DataValidationError", "Entry", "combine_measures", "date_window", "FetchError", "catalog", "catalog_table", "load_jhu", "load_owid",
     "every_series", "find_decreases", "load_timeseries", "read_tidy_csv", "repair_decreases", "select_series", "Registry", "RegistryError", "UnsafeArchiveError",
     "UnverifiedFileWarning", "cache_dir", "cached_path", "fetch", "is_offline",
     "load_registry", "reads", "synthetic",

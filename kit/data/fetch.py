@@ -17,7 +17,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from kit.errors import FetchError, UnsafeArchiveError, UnverifiedFileWarning
-from kit.files import atomic_path, md5_of, sha256_of
+from kit.files import atomic_path, atomic_write, md5_of, sha256_of
 
 from . import archives, provenance, sources
 from .registry import Entry, Registry, Source, load_registry
@@ -223,7 +223,8 @@ def fetch(name: str, *, offline: bool | None = None, registry: Registry | None =
     entry = registry[name]
     offline = is_offline() if offline is None else offline
     state = cache_state(entry)
-    state.folder.mkdir(parents=True, exist_ok=True)
+    if not _writable(state.folder):
+        return _from_read_only_cache(entry, state)
     with FileLock(str(state.folder / ".lock")):
         action, _verb, digest = decide(state)
         if action == "adopt":
@@ -231,7 +232,7 @@ def fetch(name: str, *, offline: bool | None = None, registry: Registry | None =
                           f"which pins no hash, so nothing checks that it is the right file. It is used as it is. Its "
                           f"sha256 is {digest}; once you trust it, write it into datasets.yaml.",
                           UnverifiedFileWarning, stacklevel=2)
-            state.hash_file.write_text(digest + "\n")
+            _remember_hash(state, digest)
         elif action == "set-aside":
             aside = state.file.with_name(f"{state.file.name}.untrusted-{sha256_of(state.file)[:8]}")
             os.replace(state.file, aside)
@@ -247,6 +248,43 @@ def fetch(name: str, *, offline: bool | None = None, registry: Registry | None =
     return result
 
 
+def _writable(folder: Path) -> bool:
+    """Whether the entry's cache folder can be created and written (a shared cache may be read-only)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK | os.X_OK)
+
+
+def _from_read_only_cache(entry: Entry, state: CacheState) -> Path:
+    """A cache that cannot be written (a shared, read-only one) still serves what it holds,
+    once verified; it never needs a lock or a sidecar for that."""
+    digest = state.trusted_hash() if state.file.is_file() else None
+    result = state.file
+    if digest is not None and entry.unpack != "none":
+        marker = state.unpacked / ".kit-unpacked"
+        if not (marker.is_file() and marker.read_text().strip() == digest):
+            digest = None
+        result = state.unpacked
+    if digest is None:
+        raise FetchError(f"Registry entry {entry.name!r}: the cache folder {state.folder} cannot be written and "
+                         f"holds no verified copy of {entry.filename}. Set KIT_CACHE to a folder you can write, "
+                         f"or pre-stage the file in a KIT_MIRROR folder.")
+    provenance.record_read(entry.name, result, digest, verified=digest in state.acceptable_hashes())
+    return result
+
+
+def _remember_hash(state: CacheState, digest: str) -> None:
+    """Record the cached file's hash beside it. Written atomically, so a link planted under
+    that name is replaced, never written through; a cache that cannot take the small file
+    (full disk) only loses the memo, not the fetch."""
+    try:
+        atomic_write(state.hash_file, digest + "\n")
+    except OSError:
+        pass
+
+
 def _fetch_into_cache(entry: Entry, state: CacheState, offline: bool, progress: bool) -> str:
     failures: list[str] = []
     for label, source, attempt in _attempts(entry, offline, progress):
@@ -260,7 +298,7 @@ def _fetch_into_cache(entry: Entry, state: CacheState, offline: bool, progress: 
             with atomic_path(state.file) as tmp:
                 attempt(tmp)
                 digest = _verify(entry, source, tmp, label)
-                state.hash_file.write_text(digest + "\n")
+            _remember_hash(state, digest)
             return digest
         except sources.SourceFailed as exc:
             failures.append(f"{label}: {exc}")
@@ -289,7 +327,7 @@ def _unpack(entry: Entry, state: CacheState, digest: str) -> Path:
         state.hash_file.unlink(missing_ok=True)
         raise FetchError(f"Registry entry {entry.name!r}: {exc}. The archive was moved aside to {aside}; "
                          f"nothing was unpacked.") from None
-    marker.write_text(digest + "\n")
+    atomic_write(marker, digest + "\n")
     return state.unpacked
 
 

@@ -29,8 +29,13 @@ from kit.limits import check_pixels
 from kit.progress import show_progress
 
 from .classes import MASK_CLASSES
+from kit.mpl import plain
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif", ".tif", ".tiff"})
+# The decoders an image may reach. Pillow knows dozens of formats, some of which run other
+# programs (EPS calls Ghostscript on the file's PostScript); only these ever get the bytes.
+PHOTO_FORMATS = ("JPEG", "PNG", "BMP", "WEBP", "GIF", "TIFF")  # files and uploads (JPEG includes MPO)
+BROWSER_FORMATS = ("JPEG", "PNG")  # frames a browser sends (canvas.toBlob makes only these)
 VOC_CLASSES = MASK_CLASSES
 # Observations-style names: N.jpg, N-with-mask.jpg, N-incorrect.jpg all show subject N.
 _SUBJECT_SUFFIX = re.compile(r"(-with-mask|-without-mask|-incorrect|-mask)$", re.IGNORECASE)
@@ -41,9 +46,10 @@ _SOURCE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 _PIL_LIMIT_LOCK = threading.Lock()
 
 
-def _open_header(source, what: str, limit_name: str = "KIT_MAX_PIXELS"):
+def _open_header(source, what: str, limit_name: str = "KIT_MAX_PIXELS", formats=PHOTO_FORMATS):
     """Open an image (a path or a file object), read its header only and refuse it when the
-    announced size is over the limit ``limit_name``.
+    announced size is over the limit ``limit_name``, or when it is not one of ``formats``
+    (no other decoder ever sees the bytes).
 
     Pillow's own bomb check (``Image.MAX_IMAGE_PIXELS``) is lifted while the header is read so
     that the kit's limit, which users can raise, is the one that decides and the message names
@@ -54,9 +60,9 @@ def _open_header(source, what: str, limit_name: str = "KIT_MAX_PIXELS"):
     with _PIL_LIMIT_LOCK:
         saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
-            img = Image.open(source)
+            img = Image.open(source, formats=list(formats))
         except UnidentifiedImageError:
-            raise ImageReadError(f"{what}: not an image format Pillow knows") from None
+            raise ImageReadError(f"{what}: not a {_format_names(formats)} image") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise ImageReadError(f"{what}: cannot be decoded ({exc})") from None
         finally:
@@ -67,6 +73,11 @@ def _open_header(source, what: str, limit_name: str = "KIT_MAX_PIXELS"):
         img.close()
         raise
     return img
+
+
+def _format_names(formats) -> str:
+    names = list(formats)
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
 
 
 def _open_checked(path: Path):
@@ -126,9 +137,11 @@ def read_bgr(path: str | Path) -> np.ndarray:
     return np.ascontiguousarray(read_rgb(path)[:, :, ::-1])
 
 
-def decode_bgr(data: bytes, what: str = "image", limit_name: str = "KIT_MAX_PIXELS") -> np.ndarray:
+def decode_bgr(data: bytes, what: str = "image", limit_name: str = "KIT_MAX_PIXELS",
+               formats=PHOTO_FORMATS) -> np.ndarray:
     """Decode encoded image bytes (e.g. a JPEG from a browser) into BGR, size checked first
-    (against the limit ``limit_name``, see :mod:`kit.limits`).
+    (against the limit ``limit_name``, see :mod:`kit.limits`); only ``formats`` are decoded
+    (:data:`BROWSER_FORMATS` for what a browser sends).
 
     Raises
     ------
@@ -141,7 +154,7 @@ def decode_bgr(data: bytes, what: str = "image", limit_name: str = "KIT_MAX_PIXE
 
     if not data:
         raise ImageReadError(f"{what}: no image data")
-    img = _open_header(io.BytesIO(data), what, limit_name)
+    img = _open_header(io.BytesIO(data), what, limit_name, formats)
     try:
         with img, warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -210,6 +223,9 @@ class ImageSet:
         Repairs that were made and counted (``clipped boxes``, ``rescaled annotations``, ...).
     margin : float
         The crop margin :meth:`pixels` uses when none is given.
+    empty_scenes : tuple of str
+        Images of scenes whose annotation names no face (VOC): they have no row in
+        ``frame`` but are scenes all the same: a detection there is a false positive.
     """
 
     frame: pd.DataFrame
@@ -218,6 +234,7 @@ class ImageSet:
     name: str = ""
     notes: Counter = field(default_factory=Counter)
     margin: float = 0.0
+    empty_scenes: tuple = ()
     _pixels: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self):
@@ -282,8 +299,8 @@ class ImageSet:
                 ax.axis("off")
             for ax, i in zip(row, chosen):
                 ax.imshow(_decode_resized(self.frame.iloc[[i]], size, self.margin, self.name, progress=False)[0])
-                ax.set_title(f"{label}\n{Path(self.frame['path'].iloc[i]).name}", fontsize=7)
-        fig.suptitle(f"{self.name}: {len(self)} images", fontsize=9)
+                ax.set_title(f"{label}\n{plain(Path(self.frame['path'].iloc[i]).name)}", fontsize=7)
+        fig.suptitle(f"{plain(self.name)}: {len(self)} images", fontsize=9)
         return fig
 
 
@@ -410,7 +427,17 @@ def parse_voc(xml_path: str | Path, image_size_wh: tuple[int, int] | None = None
     from defusedxml import ElementTree
     from defusedxml.common import DefusedXmlException
 
+    from kit.limits import limit
+
     xml_path = Path(xml_path)
+    most = int(limit("KIT_MAX_ANNOTATION_BYTES"))
+    try:
+        size_bytes = xml_path.stat().st_size
+    except OSError as exc:
+        raise DataError(f"{xml_path.name}: cannot be read ({exc.strerror or exc})") from None
+    if size_bytes > most:  # before parsing: expat needs memory and time far beyond the file's size
+        raise DataError(f"{xml_path.name}: {size_bytes:,} bytes is more than the limit of {most:,} for an annotation "
+                        f"(KIT_MAX_ANNOTATION_BYTES); a VOC annotation is a few kilobytes")
     try:
         root = ElementTree.parse(xml_path).getroot()
     except ElementTree.ParseError as exc:
@@ -423,9 +450,9 @@ def parse_voc(xml_path: str | Path, image_size_wh: tuple[int, int] | None = None
     size = root.find("size")
     try:
         width, height = int(float(size.findtext("width"))), int(float(size.findtext("height")))
-        if width <= 0 or height <= 0:
+        if not (0 < width <= 1_000_000 and 0 < height <= 1_000_000):
             raise ValueError
-    except (AttributeError, TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError, OverflowError):
         if image_size_wh is None:
             raise DataError(f"{xml_path.name}: missing or bad <size><width>/<height>") from None
         width, height = image_size_wh
@@ -442,7 +469,7 @@ def parse_voc(xml_path: str | Path, image_size_wh: tuple[int, int] | None = None
             x1, y1, x2, y2 = (float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
             if not all(np.isfinite([x1, y1, x2, y2])):
                 raise ValueError
-        except (AttributeError, TypeError, ValueError):
+        except (AttributeError, TypeError, ValueError, OverflowError):
             problems.append(f"{xml_path.name}: object {i} has no numeric <bndbox>; left out")
             continue
         x1, x2 = sorted((x1 * sx, x2 * sx))
@@ -468,10 +495,13 @@ def voc_pairs(root: Path) -> tuple[list[tuple[Path, Path]], list[dict]]:
     and images without an annotation are returned as skipped rows.
     """
     ann_dir, img_dir = root / "annotations", root / "images"
-    images = {}
+    images, skipped = {}, []
     for path in _image_files(img_dir):
-        images.setdefault(path.stem, path)
-    pairs, skipped = [], []
+        kept = images.setdefault(path.stem, path)
+        if kept != path:  # a.jpg and a.png: one annotation, two pictures; the first is used, the other named
+            skipped.append({"path": str(path), "reason": f"{path.name}: another image of scene {path.stem} "
+                                                         f"({kept.name}) is used with {path.stem}.xml"})
+    pairs = []
     annotated = set()
     for xml in sorted(p for p in ann_dir.glob("*.xml") if p.is_file()):
         annotated.add(xml.stem)
@@ -485,13 +515,16 @@ def voc_pairs(root: Path) -> tuple[list[tuple[Path, Path]], list[dict]]:
     return pairs, skipped
 
 
-def load_voc(root: str | Path, margin: float = 0.0, classes=MASK_CLASSES, progress: bool = True) -> ImageSet:
+def load_voc(root: str | Path, margin: float = 0.0, classes=MASK_CLASSES, progress: bool = True,
+             check: bool = True) -> ImageSet:
     """Faces from PASCAL-VOC scenes (``root/images/`` + ``root/annotations/*.xml``).
 
     One row per annotated box (the annotation's box; :meth:`ImageSet.pixels` enlarges it
     by ``margin``); all faces of one scene share a group, so a split never puts a scene on
     both sides. What cannot be used is skipped and listed in ``skipped`` with the file
-    name; repairs are counted in ``notes``.
+    name; repairs are counted in ``notes``. With ``check`` every image is decoded once, so
+    that a truncated file is skipped here, as everywhere, and never stops a training run
+    halfway (the same rule as :func:`load_image_folder`).
     """
     from tqdm.auto import tqdm
 
@@ -499,16 +532,21 @@ def load_voc(root: str | Path, margin: float = 0.0, classes=MASK_CLASSES, progre
     if not (root / "annotations").is_dir() or not (root / "images").is_dir():
         raise MissingInputError(f"{root}: a VOC set needs images/ and annotations/ folders")
     pairs, skipped = voc_pairs(root)
-    rows, notes = [], Counter()
+    rows, notes, empty = [], Counter(), []
     for xml, image in tqdm(pairs, desc=f"reading {root.name} annotations", unit="file", leave=False,
                            disable=not show_progress(progress) or len(pairs) < 200):
         try:
             ann = parse_voc(xml, image_size(image))
+            if check:
+                read_rgb(image)  # a full decode: a truncated file fails here, not in training
         except (DataError, ImageReadError) as exc:
-            skipped.append({"path": str(xml), "reason": str(exc)})
+            skipped.append({"path": str(image if isinstance(exc, ImageReadError) else xml), "reason": str(exc)})
+            notes["scenes skipped"] += 1
             continue
         notes.update(ann["notes"])
         skipped.extend({"path": str(xml), "reason": text} for text in ann["problems"])
+        if not ann["objects"] and not ann["problems"]:
+            empty.append(str(image))  # a scene with nobody in it: still a scene
         for obj in ann["objects"]:
             if obj["label"] not in classes:
                 skipped.append({"path": str(xml), "reason": f"{xml.name}: unknown label {obj['label']!r}"})
@@ -519,8 +557,10 @@ def load_voc(root: str | Path, margin: float = 0.0, classes=MASK_CLASSES, progre
     if not present:
         raise DataError(f"{root}: no usable annotated faces ({len(pairs)} annotation/image pairs, "
                         f"{len(skipped)} problem(s); first: {skipped[0]['reason'] if skipped else 'none'})")
+    if empty:
+        notes["scenes without faces"] += len(empty)
     return ImageSet(frame.assign(source=root.name), present, pd.DataFrame(skipped, columns=["path", "reason"]),
-                    root.name, notes, margin)
+                    root.name, notes, margin, empty_scenes=tuple(empty))
 
 
 def _root_by_pattern(folder: Path, pattern: str | None) -> Path:

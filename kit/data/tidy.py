@@ -184,17 +184,23 @@ def resolve_region(frame: pd.DataFrame, region: str) -> str:
     DataError
         For a region the frame lacks, with up to three close names.
     """
-    if not isinstance(region, str):
-        raise ParameterError(f"region must be a name, got {region!r}")
-    regions = sorted(frame["region"].unique())
-    if region in regions:
-        return region
-    lower = {r.lower(): r for r in regions}
-    if region.lower() in lower:
-        return lower[region.lower()]
-    close = difflib.get_close_matches(region, regions, n=3, cutoff=0.5)
+    return resolve_name(region, frame["region"].unique(), f"in {frame.attrs.get('source', 'the data')}")
+
+
+def resolve_name(name: str, available, where: str = "in the data", what: str = "region") -> str:
+    """``name`` as spelled among ``available`` (case is forgiven), else a DataError with
+    up to three close names."""
+    if not isinstance(name, str):
+        raise ParameterError(f"{what} must be a name, got {name!r}")
+    names = sorted(available)
+    if name in names:
+        return name
+    lower = {r.lower(): r for r in names}
+    if name.lower() in lower:
+        return lower[name.lower()]
+    close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
     hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise DataError(f"no region {region!r} in {frame.attrs.get('source', 'the data')}.{hint}")
+    raise DataError(f"no {what} {name!r} {where}.{hint}")
 
 
 def select_series(frame: pd.DataFrame, region: str, measure: str = "deaths",

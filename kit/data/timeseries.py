@@ -33,8 +33,9 @@ def load_timeseries(source: str | Path = "synthetic", *, format: str | None = No
 
     Parameters
     ----------
-    source : str or path
-        ``synthetic`` (offline, :func:`kit.data.synthetic.outbreak`: the course's default
+    source : str, path, or a list of them
+        Several sources are merged measure by measure (:func:`combine_measures`: e.g.
+        JHU's confirmed file and its deaths file). One source: ``synthetic`` (offline, :func:`kit.data.synthetic.outbreak`: the course's default
         synthetic outbreak, made by :func:`kit.epi.outbreak`), a registry set
         ``jhu_global`` / ``jhu_us``, a registry entry (``jhu_deaths_global``, ``owid_covid``, ...)
         or a CSV file in the JHU, OWID or tidy layout.
@@ -54,6 +55,13 @@ def load_timeseries(source: str | Path = "synthetic", *, format: str | None = No
     DataFrame
         ``date, region, province, confirmed, deaths, recovered``.
     """
+    if isinstance(source, (list, tuple)):
+        if not source:
+            raise DataError("no source given")
+        if len(source) == 1:
+            return load_timeseries(source[0], format=format, measures=measures, level=level, fallback=fallback)
+        return combine_measures([load_timeseries(s, format=format, measures=measures, level=level, fallback=fallback)
+                                 for s in source])
     if fallback is not None:
         try:
             return load_timeseries(source, format=format, measures=measures, level=level)
@@ -72,6 +80,9 @@ def load_timeseries(source: str | Path = "synthetic", *, format: str | None = No
         paths = {m: fetch(e) for m, e in entries.items() if m in measures}
         return load_jhu(**paths, layout=layout, level=level)
     path = Path(name)
+    if path.exists() and not path.is_file():
+        raise DataError(f"{path}: not a regular file (a folder, a device or a pipe cannot be read as a table); "
+                        f"give a CSV file")
     if not path.exists():
         registry = load_registry()
         if name not in registry.entries and not path.suffix:
@@ -94,3 +105,31 @@ def load_timeseries(source: str | Path = "synthetic", *, format: str | None = No
     if layout == "owid":
         return load_owid(path)
     return read_tidy_csv(path)
+
+
+def combine_measures(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Tidy frames that hold different measures of the same places, merged into one.
+
+    Raises
+    ------
+    DataError
+        When two frames hold the same measure (which one to trust is the user's call).
+    """
+    from .tidy import MEASURES, finish
+
+    owner: dict[str, str] = {}
+    merged = None
+    for frame in frames:
+        source = str(frame.attrs.get("source", "a source"))
+        held = [m for m in MEASURES if m in frame.columns and frame[m].notna().any()]
+        for m in held:
+            if m in owner:
+                raise DataError(f"both {owner[m]} and {source} hold {m} counts; give each measure once")
+            owner[m] = source
+        part = frame[["date", "region", "province", *held]]
+        merged = part if merged is None else merged.merge(part, on=["date", "region", "province"], how="outer")
+    sha = {m: frames[[str(f.attrs.get("source", "")) for f in frames].index(owner[m])].attrs.get("sha256")
+           for m in owner}
+    out = finish(merged, " + ".join(dict.fromkeys(owner.values())), sha,
+                 synthetic=all(f.attrs.get("synthetic", False) for f in frames))
+    return out

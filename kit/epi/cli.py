@@ -5,6 +5,7 @@ import sys
 
 from kit.errors import UsageError
 from kit.files import write_json
+from kit.mpl import plain
 
 
 def _params(items) -> dict:
@@ -77,13 +78,15 @@ def cmd_fit(args) -> int:
         from kit.epi.plots import plot_fit
 
         ax = plot_fit(result, result.band() if result.covariance is not None else None,
-                      title=f"{result.region}: fit to daily {args.target}")
+                      title=f"{plain(result.region)}: fit to daily {args.target}")
         ax.figure.savefig(args.plot, dpi=110, bbox_inches="tight")
     return 0
 
 
 def register(sub) -> None:
     """Add ``kit epi ...`` to the main parser."""
+    from kit.arguments import date, whole
+
     from .models import MODELS
 
     epi = sub.add_parser("epi", help="compartmental models").add_subparsers(dest="action", required=True)
@@ -92,7 +95,7 @@ def register(sub) -> None:
     p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE",
                    help="model parameter, e.g. -p r0_start=3.2 -p x0=60")
     p.add_argument("--country", help="take population, p_ic, p_cd and ICU beds from the demography table")
-    p.add_argument("--days", type=int, default=180)
+    p.add_argument("--days", type=whole(1, 3650), default=180)
     p.add_argument("--json", metavar="OUT", help="write {model, parameters, days, series, peak}")
     p.add_argument("--plot", metavar="OUT.png")
     p.set_defaults(func=cmd_simulate)
@@ -103,9 +106,9 @@ def register(sub) -> None:
     p.add_argument("--province")
     p.add_argument("--target", default="deaths", choices=["deaths", "confirmed"])
     p.add_argument("--model", default="seird-icu", choices=list(MODELS))
-    p.add_argument("--start")
-    p.add_argument("--end")
-    p.add_argument("--lead-days", type=int, default=30, help="model day 0 = this many days before the first count")
+    p.add_argument("--start", type=date)
+    p.add_argument("--end", type=date)
+    p.add_argument("--lead-days", type=whole(0, 3650), default=30, help="model day 0 = this many days before the first count")
     p.add_argument("--fit-p-cd", action="store_true", help="also estimate p_CD")
     p.add_argument("-p", "--param", action="append", default=[], metavar="NAME=VALUE")
     p.add_argument("--json", metavar="OUT", help="write {parameters: {name: {value, stderr}}, rmse, n_points}")

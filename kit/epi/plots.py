@@ -36,7 +36,8 @@ def plot_overview(sim, title: str | None = None):
     rows = 3 if icu else 2
     fig, axes = plt.subplots(rows, 1, figsize=(9, 8.5 if icu else 6.5), sharex=True, constrained_layout=True,
                              height_ratios=[3, 2, 1.2] if icu else [3, 1.2])
-    plot_simulation(sim, ax=axes[0], title=title)
+    # on one linear axis of 60 million the infectious, critical and dead would be flat lines at zero
+    plot_simulation(sim, ax=axes[0], title=title, log=True)
     if icu:
         plot_icu(sim, ax=axes[1])
     plot_r0(sim, ax=axes[-1])
@@ -54,6 +55,8 @@ def plot_simulation(sim, compartments=None, ax=None, title: str | None = None, l
     ax.set_ylabel("people")
     if log:
         ax.set_yscale("log")
+        ax.set_ylim(bottom=1)  # fewer than one person is noise of the integrator
+        ax.set_ylabel("people (log scale)")
     _people_axis(ax)
     ax.set_title(title or f"{sim.model.name.upper()} simulation")
     ax.legend(frameon=False, ncol=4)
@@ -66,7 +69,7 @@ def plot_icu(sim, ax=None, title: str = "Critical patients against ICU capacity"
     ax = ax or plt.subplots(figsize=(8, 3.5))[1]
     c, beds = sim.frame["C"], sim.frame["beds"]
     ax.plot(sim.frame.index, c, color=COLOURS["C"], lw=2, label="critical (C)")
-    ax.plot(sim.frame.index, beds, "--", color="0.3", label="ICU beds")
+    ax.plot(sim.frame.index, beds, "--", color="0.3", label="ICU beds (added every day: beds_growth)")
     ax.fill_between(sim.frame.index, beds, c, where=c > beds, color="#d62728", alpha=0.3,
                     label="without a bed")
     ax.set_ylabel("people")

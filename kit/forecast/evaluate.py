@@ -15,13 +15,13 @@ the L % interval: close to L/100 is honest, far below is overconfident) and the
 """
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from kit.blas import one_thread
 from kit.errors import ParameterError
 from kit.progress import show_progress
 
@@ -87,8 +87,17 @@ def errors(actual: np.ndarray, predicted: np.ndarray) -> dict:
     actual, predicted = np.asarray(actual, float), np.asarray(predicted, float)
     err = predicted - actual
     nz = actual != 0
-    return {"mae": float(np.mean(np.abs(err))), "rmse": float(np.sqrt(np.mean(err ** 2))),
+    return {"mae": float(np.mean(np.abs(err))), "rmse": _rms(err),
             "mape": float(np.mean(np.abs(err[nz] / actual[nz])) * 100) if nz.any() else float("nan")}
+
+
+def _rms(values) -> float:
+    """Root mean square without overflow: counts near 1e300 square to infinity otherwise."""
+    values = np.asarray(values, float)
+    scale = float(np.max(np.abs(values))) if values.size else 0.0
+    if not np.isfinite(scale) or scale == 0:
+        return scale if values.size else float("nan")
+    return scale * float(np.sqrt(np.mean((values / scale) ** 2)))
 
 
 TRANSFORMS = ("cumulative", "daily")
@@ -121,7 +130,11 @@ def interval_scores(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, le
 
 def _run_one(model: Forecaster, y: pd.Series, train_idx, test_idx, levels: tuple = LEVELS) -> dict:
     """Fit a fresh copy on the training part only and forecast the test part."""
-    model = copy.deepcopy(model)
+    with one_thread():
+        return _fit_and_score(model.clone(), y, train_idx, test_idx, levels)
+
+
+def _fit_and_score(model: Forecaster, y: pd.Series, train_idx, test_idx, levels: tuple) -> dict:
     train, test = y.iloc[train_idx], y.iloc[test_idx]
     start = time.perf_counter()
     try:
@@ -134,6 +147,9 @@ def _run_one(model: Forecaster, y: pd.Series, train_idx, test_idx, levels: tuple
     except Exception as exc:  # a model failing must not take the comparison down
         return {"model": model.name, "status": f"failed: {type(exc).__name__}: {str(exc)[:150]}",
                 "fit_seconds": time.perf_counter() - start, "train_end": train.index[-1]}
+    if not np.isfinite(forecast["mean"].to_numpy(float)).all():
+        return {"model": model.name, "status": "skipped: its forecast is not a finite number (counts this large "
+                "overflow the model)", "fit_seconds": np.nan, "train_end": train.index[-1]}
     forecast["actual"] = test.to_numpy()
     scored = {level_name(L): interval_scores(test.to_numpy(), forecast[f"lower_{level_name(L)}"],
                                              forecast[f"upper_{level_name(L)}"], L) for L in levels}
@@ -173,7 +189,8 @@ class Comparison:
 
     @property
     def best(self) -> str | None:
-        ok = self.table[self.table["status"] == "ok"]
+        """The model with the lowest RMSE among those scored with finite errors (None if none)."""
+        ok = self.table[(self.table["status"] == "ok") & np.isfinite(self.table["rmse"].astype(float))]
         return None if ok.empty else str(ok.sort_values("rmse").iloc[0]["model"])
 
     def last_fold(self) -> "Comparison":
@@ -315,8 +332,10 @@ def _summarise(runs: list[dict], names: list[str], levels: tuple = LEVELS
                 pred, act = fc["mean"].to_numpy(float), fc["actual"].to_numpy(float)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     ape = np.where(act != 0, np.abs(pred - act) / np.abs(act) * 100, np.nan)
+                with np.errstate(over="ignore"):  # an overflowing square is an infinite error, said as such
+                    sq_error = (pred - act) ** 2
                 step = {"model": name, "step": np.arange(1, len(fc) + 1), "abs_error": np.abs(pred - act),
-                        "sq_error": (pred - act) ** 2, "ape": ape}
+                        "sq_error": sq_error, "ape": ape}
                 for k in keys:
                     lo, hi = fc[f"lower_{k}"].to_numpy(float), fc[f"upper_{k}"].to_numpy(float)
                     step[f"in_{k}"] = np.where(np.isfinite(lo) & np.isfinite(hi), (lo <= act) & (act <= hi), np.nan)
@@ -408,8 +427,9 @@ def compare(y: pd.Series, models="default", *, holdout: float | None = None, tra
         futures = [client.submit(_run_one, m, y_future, tr, te, levels, pure=False) for m, tr, te in tasks]
         runs = client.gather(futures)
     else:
-        runs = [_run_one(m, y, tr, te, levels) for m, tr, te in tqdm(
-            tasks, desc="model fits", unit="fit", disable=not show_progress(progress), leave=False)]
+        with one_thread():
+            runs = [_run_one(m, y, tr, te, levels) for m, tr, te in tqdm(
+                tasks, desc="model fits", unit="fit", disable=not show_progress(progress), leave=False)]
     table, by_h, forecasts = _summarise(runs, list(chosen), levels)
     return Comparison(table, by_h if folds else None, forecasts, y, splitter, runs, levels)
 
@@ -422,7 +442,8 @@ def _whole_number(value, name: str, least: int) -> int:
 
 def _compare_one_series(key, y, models, kwargs, holdout_too=False):
     try:
-        result = compare(y, models, progress=False, **kwargs)
+        with one_thread():
+            result = compare(y, models, progress=False, **kwargs)
     except ValueError as exc:
         return key, None, str(exc)
     if not kwargs.get("folds"):

@@ -29,13 +29,14 @@ it never fails).
 """
 from __future__ import annotations
 
-import copy
 import functools
 import warnings
 
 import numpy as np
 import pandas as pd
 from kit.errors import DataError, ParameterError
+
+from .params import Estimator
 
 LEVELS = (80, 95)  # prediction-interval levels (%) unless others are asked for
 CALIBRATION_ORIGINS = 12  # refits inside the training series (each a full fit: SVR pays 12 more)
@@ -69,8 +70,18 @@ class SkipModel(Exception):
     """The model cannot be fitted on this series (too short, constant, ...): the reason."""
 
 
+def series_step(index: pd.DatetimeIndex) -> pd.Timedelta:
+    """The spacing of a series: one day, or one week for weekly counts (each point a
+    week's total, as the forecast hubs' targets); a daily series is the default."""
+    gaps = index[1:] - index[:-1]
+    if len(gaps) and (gaps % pd.Timedelta(weeks=1) == pd.Timedelta(0)).all():
+        return pd.Timedelta(weeks=1)
+    return pd.Timedelta(days=1)
+
+
 def _future_index(y: pd.Series, h: int) -> pd.DatetimeIndex:
-    return pd.date_range(y.index[-1] + pd.Timedelta(days=1), periods=h, freq="D", name="date")
+    step = series_step(y.index)
+    return pd.date_range(y.index[-1] + step, periods=h, freq=f"{step.days}D", name="date")
 
 
 def _frame(y, h, mean, bands: dict, levels: tuple) -> pd.DataFrame:
@@ -84,7 +95,7 @@ def _frame(y, h, mean, bands: dict, levels: tuple) -> pd.DataFrame:
     return pd.DataFrame(columns, index=_future_index(y, h))
 
 
-class Forecaster:
+class Forecaster(Estimator):
     """Base class: ``fit(y) -> self``, ``predict(h, level) -> DataFrame[mean, lower_L, upper_L...]``.
 
     A subclass implements ``_fit(y)`` and ``_predict(h, levels) -> (mean, {level: (lower,
@@ -108,8 +119,7 @@ class Forecaster:
         return self
 
     def predict(self, h: int, level=LEVELS) -> pd.DataFrame:
-        if not hasattr(self, "y_"):
-            raise RuntimeError(f"{self.name}: call fit() before predict()")
+        self._check_fitted("y_")
         if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
             raise ParameterError(f"horizon must be a whole number of days >= 1, got {h!r}")
         levels = check_levels(level)
@@ -131,7 +141,7 @@ class Forecaster:
         spacing = max(1, min(CALIBRATION_SPACING, (last - self.min_points) // (CALIBRATION_ORIGINS - 1)))
         origins = [t for t in range(last - spacing * (CALIBRATION_ORIGINS - 1), last + 1, spacing)
                    if t >= self.min_points]
-        clone = copy.deepcopy(self)
+        clone = self.clone()
         rows = []
         for t in origins:
             train = y.iloc[:t]
@@ -187,12 +197,9 @@ class Forecaster:
     def _predict(self, h, levels):
         raise NotImplementedError
 
-    def __repr__(self):
-        return f"{type(self).__name__}()"
-
 
 def check_series(y: pd.Series) -> pd.Series:
-    """A daily float series without gaps, duplicates or NaNs (clear errors otherwise)."""
+    """A daily (or weekly) float series without gaps, duplicates or NaNs (clear errors otherwise)."""
     if not isinstance(y, pd.Series) or not isinstance(y.index, pd.DatetimeIndex):
         raise DataError("a forecaster needs a pandas Series indexed by date")
     if len(y) == 0:
@@ -210,10 +217,12 @@ def check_series(y: pd.Series) -> pd.Series:
         raise DataError(f"{int(y.isna().sum())} missing value(s) in the series (first on {first}); "
                          f"fill them (e.g. .interpolate()) before forecasting")
     y = y.sort_index().astype(float)
-    full = pd.date_range(y.index[0], y.index[-1], freq="D")
+    step = series_step(y.index)
+    full = pd.date_range(y.index[0], y.index[-1], freq=f"{step.days}D")
     if len(full) != len(y):
-        raise DataError(f"the series has {len(full) - len(y)} missing day(s) between {y.index[0].date()} "
-                         f"and {y.index[-1].date()}; reindex to daily and fill first")
+        unit, every = ("week", "weekly") if step.days == 7 else ("day", "daily")
+        raise DataError(f"the series has {len(full) - len(y)} missing {unit}(s) between {y.index[0].date()} "
+                         f"and {y.index[-1].date()}; reindex to {every} and fill first")
     y.index = full
     return y
 
@@ -450,9 +459,6 @@ class _ARIMAFamily(Forecaster):
         mean, se = self.model_.forecast(h)
         return mean, {L: (mean - _z(L) * se, mean + _z(L) * se) for L in levels}
 
-    def __repr__(self):
-        return f"{type(self).__name__}(engine={self.engine!r})"
-
 
 class AR(_ARIMAFamily):
     """Autoregressive model on the differenced series: ARIMA(p, d, 0), p from the PACF."""
@@ -531,7 +537,7 @@ class AutoARIMA(_ARIMAFamily):
 
 
 class Prophet(Forecaster):
-    """Facebook's Prophet with weekly seasonality (reporting weekday effects)."""
+    """Facebook's Prophet with weekly seasonality (reporting weekday effects) on daily series."""
 
     name = "prophet"
     min_points = 14
@@ -545,7 +551,8 @@ class Prophet(Forecaster):
 
         logging.getLogger("cmdstanpy").disabled = True
         frame = pd.DataFrame({"ds": y.index, "y": y.to_numpy()})
-        self.model_ = _Prophet(weekly_seasonality=True, yearly_seasonality=False, daily_seasonality=False,
+        daily = series_step(y.index).days == 1  # a weekday effect exists only in daily counts
+        self.model_ = _Prophet(weekly_seasonality=daily, yearly_seasonality=False, daily_seasonality=False,
                                interval_width=0.95, uncertainty_samples=200)
         self.model_.fit(frame)
 

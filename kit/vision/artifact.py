@@ -33,6 +33,7 @@ READABLE_FORMATS = ("kit-mask-classifier/1", CARD_FORMAT)
 CARD_FILE = "model.json"
 INPUT_SIZE_RANGE = (16, 1024)  # pixels; outside this a card is damaged or hostile
 MAX_CLASSES = 64
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CLASS_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_ .-]{0,63}$")
 
 
@@ -69,6 +70,10 @@ class ModelCard:
     command : str
         The command that reproduces the model.
     licenses : dict
+    model_files : dict
+        ``{file name: sha256}`` of the network files beside the card (``model.tflite``,
+        ``model.keras``), checked before a file reaches an interpreter: a damaged TFLite
+        file can crash the process inside the runtime.
     extra : dict
         Anything else in the file, kept as it was.
     """
@@ -87,6 +92,7 @@ class ModelCard:
     command: str = ""
     licenses: dict = field(default_factory=dict)
     kit_version: str = ""
+    model_files: dict = field(default_factory=dict)
     format: str = CARD_FORMAT
     extra: dict = field(default_factory=dict)
 
@@ -118,7 +124,30 @@ class ModelCard:
                 isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) and abs(v) <= 20
                 for v in bias.values()):
             raise ModelError(f"{where}: decision_bias must map class names to numbers in -20..20, got {bias!r:.120}")
+        files = self.model_files
+        if not isinstance(files, dict) or not all(
+                isinstance(k, str) and "/" not in k and "\\" not in k and isinstance(v, str) and _SHA256.match(v)
+                for k, v in files.items()):
+            raise ModelError(f"{where}: model_files must map file names to sha256 hex digests, got {files!r:.120}")
         return self
+
+    def verify_file(self, path: str | Path) -> None:
+        """Refuse a network file whose sha256 differs from the card's, before it is loaded;
+        a card that records no hash for it warns (an older card: the file cannot be checked)."""
+        import warnings
+
+        from kit.files import sha256_of
+
+        path = Path(path)
+        expected = self.model_files.get(path.name)
+        if expected is None:
+            warnings.warn(f"{path.parent / CARD_FILE}: records no sha256 of {path.name}, so a damaged file cannot "
+                          f"be caught before it is loaded; re-export the model with this kit", UserWarning,
+                          stacklevel=3)
+            return
+        if sha256_of(path) != expected:
+            raise ModelError(f"{path}: the file does not match the sha256 in its model card (damaged, truncated or "
+                             f"replaced); it was not loaded. Restore the model folder or train it again")
 
     def decide(self, proba: np.ndarray) -> np.ndarray:
         """Probabilities with the card's decision bias applied (renormalised); unchanged without one."""
@@ -214,6 +243,26 @@ def card_path(model: str | Path) -> Path:
     return model.with_suffix(".json") if model.with_suffix(".json").is_file() else model.parent / CARD_FILE
 
 
+DETECTOR_FORMAT = "kit-face-detector/1"
+
+
+def is_kit_model_folder(folder: str | Path) -> bool:
+    """Whether ``folder`` is a model folder the kit wrote (its ``model.json`` names one of the
+    kit's card formats, or is an earlier detector card): the only kind of folder a new model
+    may replace."""
+    path = Path(folder) / CARD_FILE
+    try:
+        if not path.is_file() or path.is_symlink() or path.stat().st_size > 1_000_000:
+            return False
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return False
+    if not isinstance(raw, dict):
+        return False
+    return raw.get("format") in (*READABLE_FORMATS, DETECTOR_FORMAT) or (
+        raw.get("detector") == "centerface" and isinstance(raw.get("sha256"), str))
+
+
 def read_card(model: str | Path) -> ModelCard:
     """Read and validate the model card of a model folder or file.
 
@@ -225,16 +274,78 @@ def read_card(model: str | Path) -> ModelCard:
     path = card_path(model)
     if not path.is_file():
         raise ModelError(f"{model}: no model card ({path.name}); not a model written by `kit vision train`")
-    if path.stat().st_size > 1_000_000:
-        raise ModelError(f"{path}: {path.stat().st_size:,} bytes is too large for a model card")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelError(f"{path}: not valid JSON ({exc})") from None
+    raw = read_card_json(path)
     try:
         return ModelCard.from_json(raw, str(path))
     except TypeError as exc:
         raise ModelError(f"{path}: {exc}") from None
+
+
+MAX_CARD_BYTES = 1_000_000
+
+
+def read_card_json(path: str | Path) -> dict:
+    """The JSON object of a model card file (a classifier's or a detector's): size-capped,
+    strict, and refused with one line naming the file when it is not a JSON object or is
+    nested deeper than any card (a few levels) could be."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ModelError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if size > MAX_CARD_BYTES:
+        raise ModelError(f"{path}: {size:,} bytes is too large for a model card (at most {MAX_CARD_BYTES:,})")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ModelError(f"{path}: nested too deeply to be a model card") from None
+    if not isinstance(raw, dict):
+        raise ModelError(f"{path}: a model card is a JSON object, got {type(raw).__name__}")
+    if _depth(raw) > 12:
+        raise ModelError(f"{path}: nested too deeply to be a model card")
+    return raw
+
+
+def _depth(value, level: int = 0) -> int:
+    if level > 12:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+def read_detector_card(folder: str | Path) -> dict:
+    """A fine-tuned detector's card (``model.json`` beside ``centerface.onnx``), checked:
+    its score threshold, its split (lists of scene names) and the sha256 of the ONNX file,
+    which must match the file before it is loaded."""
+    from kit.files import sha256_of
+
+    folder = Path(folder)
+    path = folder / CARD_FILE
+    card = read_card_json(path)
+    try:
+        threshold = float(card["threshold"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"{path}: not a detector card with a score threshold ({exc})") from None
+    if not 0.0 < threshold < 1.0:
+        raise ModelError(f"{path}: threshold {threshold!r} is not a score in (0, 1)")
+    split = card.get("split", {})
+    if not isinstance(split, dict) or not all(
+            isinstance(v, list) and all(isinstance(x, str) for x in v) for v in split.values()):
+        raise ModelError(f"{path}: split must map train/val/test to lists of scene names")
+    expected = card.get("sha256")
+    onnx_file = folder / "centerface.onnx"
+    if expected is not None:
+        if not isinstance(expected, str) or not _SHA256.match(expected):
+            raise ModelError(f"{path}: sha256 must be a hex digest, got {expected!r:.80}")
+        if onnx_file.is_file() and sha256_of(onnx_file) != expected:
+            raise ModelError(f"{onnx_file}: the file does not match the sha256 in its card (damaged or replaced); "
+                             f"it was not loaded")
+    return card
 
 
 def write_card(card: ModelCard, target: str | Path) -> Path:
@@ -296,7 +407,8 @@ class Predictor:
     batch_size : int
     """
 
-    def __init__(self, run, input_size: int, preprocess: str, engine: str, batch_size: int = 32):
+    def __init__(self, run, input_size: int, preprocess: str, engine: str, batch_size: int = 32,
+                 source: str = "model"):
         if preprocess not in PREPROCESS:
             raise ModelError(f"unknown preprocessing {preprocess!r}; known: {', '.join(PREPROCESS)}")
         self._run = run
@@ -304,6 +416,7 @@ class Predictor:
         self.preprocess = preprocess
         self.engine = engine
         self.batch_size = batch_size
+        self.source = source
         self.images_seen = 0
         self.seconds = 0.0
 
@@ -342,7 +455,7 @@ class Predictor:
             interpreter.invoke()
             return interpreter.get_tensor(out).copy()
 
-        return cls(run, input_size, preprocess, "tflite", batch_size)
+        return cls(run, input_size, preprocess, "tflite", batch_size, source=str(path))
 
     def inputs(self, pixels: np.ndarray, augment=None) -> np.ndarray:
         """What the network eats for these pixels (see :func:`network_inputs`)."""
@@ -363,6 +476,9 @@ class Predictor:
         for lo in tqdm(range(0, len(pixels), self.batch_size), desc=desc, unit="batch", leave=False,
                        disable=not show_progress(progress) or len(pixels) <= self.batch_size):
             result = self._run(self.inputs(pixels[lo:lo + self.batch_size], augment))
+            if not np.isfinite(result).all():
+                raise ModelError(f"{self.source}: the network gave non-finite outputs (NaN or infinity); the model "
+                                 f"file is damaged or was trained badly. Restore it or train it again")
             if out is None:
                 out = np.empty((len(pixels),) + result.shape[1:], np.float32)
             out[lo:lo + len(result)] = result

@@ -82,7 +82,10 @@ def reference_tflite(progress: bool = False) -> Path:
     card = target.with_suffix(".json")
     if not target.exists() or not card.exists():
         to_tflite(build_reference_keras(h5), target)
-        write_card(REFERENCE_CARD, card)
+    if not card.exists() or target.name not in read_card(target).model_files:
+        from kit.files import sha256_of
+
+        write_card(REFERENCE_CARD.replace(model_files={target.name: sha256_of(target)}), card)
     return target
 
 
@@ -111,12 +114,16 @@ def load_predictor(model: str | Path, threads: int | None = None) -> tuple[Predi
     if path.is_dir():
         lite, keras_file = path / "model.tflite", path / "model.keras"
         path = lite if lite.is_file() else keras_file
+    if path.suffix not in (".tflite", ".keras"):
+        raise ModelError(f"{path}: a model is a folder, a .tflite or a .keras file")
+    if not path.is_file():
+        raise ModelError(f"{path}: no such model file beside the card")
+    card.verify_file(path)  # before the bytes reach an interpreter: a damaged TFLite file can crash it
     if path.suffix == ".tflite":
         predictor = Predictor.from_tflite(path, card.input_size, card.preprocess, threads)
-    elif path.suffix == ".keras":
-        predictor = Predictor.from_keras(load_keras(path), card.input_size, card.preprocess)
     else:
-        raise ModelError(f"{path}: a model is a folder, a .tflite or a .keras file")
+        predictor = Predictor.from_keras(load_keras(path), card.input_size, card.preprocess)
+        predictor.source = str(path)
     card.check_outputs(predictor.n_outputs, str(path))
     return predictor, card, path
 

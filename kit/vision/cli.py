@@ -26,6 +26,10 @@ def _print_scene_evaluation(ev) -> None:
 
 
 def cmd_detect(args) -> int:
+    from kit.files import refuse_overwriting_inputs
+
+    refuse_overwriting_inputs([args.input], {"--out": args.out, "--json": args.json, "--plot": getattr(args, "plot", None)},
+                              inside=args.mode not in ("train", "evaluate"))  # those read images/ and annotations/
     if args.mode == "bench":
         from .bench import benchmark
 
@@ -64,8 +68,9 @@ def cmd_detect(args) -> int:
             write_json(args.json, ev.to_json())
         return 0
     from .pipeline import MaskDetector
-    from .streams import check_output, is_stream, run_detection
+    from .streams import check_output, check_source, is_stream, run_detection
 
+    check_source(args.input)
     check_output(args.out, args.input)
     min_face = args.min_face or (LIVE_MIN_FACE if str(args.input).startswith("camera:") else
                                  VIDEO_MIN_FACE if is_stream(args.input) else PHOTO_MIN_FACE)
@@ -140,8 +145,13 @@ def _open_images(args):
 
 
 def cmd_vision_train(args) -> int:
+    from kit.files import check_replaceable, refuse_overwriting_inputs
+
+    from .artifact import is_kit_model_folder
     from .transfer import Head, TrainConfig, train
 
+    refuse_overwriting_inputs([d.split("=", 1)[-1] for d in args.data], {"--out": args.out, "--json": args.json})
+    check_replaceable(args.out, owned=is_kit_model_folder)  # before the images are read and the hours of training
     images = _open_images(args)
     counts = ", ".join(f"{k} {v}" for k, v in images.counts().items())
     print(f"{images.name}: {len(images)} faces or images ({counts})", file=sys.stderr)
@@ -197,6 +207,8 @@ def cmd_vision_evaluate(args) -> int:
 
 
 def register(sub) -> None:
+    from kit.arguments import number, whole
+
     from .backbones import BACKBONES
     from .transfer import CLASS_WEIGHTING, CROPS, TrainConfig
 
@@ -211,26 +223,26 @@ def register(sub) -> None:
                         "kit's fine-tuned CenterFace)")
     p.add_argument("--classifier", default="default",
                    help="'default' (the kit's 3-class model), 'reference' (the seeds') or a model folder")
-    p.add_argument("--threshold", type=float, help="detector score threshold")
-    p.add_argument("--min-face", type=float, metavar="PX",
+    p.add_argument("--threshold", type=number(0, 1, open_low=True, open_high=True), help="detector score threshold")
+    p.add_argument("--min-face", type=number(1, 10_000), metavar="PX",
                    help=f"smallest face to find in pixels (default {PHOTO_MIN_FACE:g} for images, "
                         f"{VIDEO_MIN_FACE:g} for videos, {LIVE_MIN_FACE:g} for a camera)")
-    p.add_argument("--margin", type=float, help="crop margin around faces (default: the classifier's own)")
+    p.add_argument("--margin", type=number(0, 1), help="crop margin around faces (default: the classifier's own)")
     p.add_argument("--track", action="store_true", help="follow faces into people also on a folder of frames")
-    p.add_argument("--detect-every", type=int, default=1, metavar="N",
+    p.add_argument("--detect-every", type=whole(1, 1000), default=1, metavar="N",
                    help="video/camera: detect every N-th frame and track the faces in between")
     p.add_argument("--stream", action="store_true", help="bench: also time the stream mode (video or camera only)")
-    p.add_argument("--iou", type=float, default=0.3, help="evaluate: overlap for a detection to count (default 0.3)")
+    p.add_argument("--iou", type=number(0.05, 0.95), default=0.3, help="evaluate: overlap for a detection to count (default 0.3)")
     p.add_argument("--scenes", choices=["all", "held-out"], default="all",
                    help="evaluate: every scene, or only the classifier's held-out test scenes (from its model card)")
     p.add_argument("--held-out", default="default", metavar="MODEL",
                    help="train: never train on the held-out test scenes of this classifier's card (default: the "
                         "kit's default classifier, so the whole pipeline is scored on unseen scenes)")
-    p.add_argument("--steps", type=int, default=3000, help="train: batches of crops (default 3000)")
+    p.add_argument("--steps", type=whole(1, 1_000_000), default=3000, help="train: batches of crops (default 3000)")
     p.add_argument("--seed", type=int, default=0, help="train: seed of the validation split and the crops")
     p.add_argument("--quiet", action="store_true", help="train: no progress bars")
     p.add_argument("--out", help="annotated image, video (.mp4/.avi) or folder (train: the detector's folder)")
-    p.add_argument("--max-frames", type=int)
+    p.add_argument("--max-frames", type=whole(1))
     p.add_argument("--json", metavar="OUT")
     p.add_argument("--plot", metavar="OUT.png", help="faces and people per label and compliance over time")
     p.set_defaults(func=cmd_detect)

@@ -19,7 +19,6 @@ the score threshold, and the remainder for training.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from kit.errors import DataError, ParameterError
+from kit.files import sha256_of_bytes
 from kit.progress import show_progress
 
 STRIDE = 4
@@ -188,7 +188,11 @@ def train_centerface(scenes, out, held_out="default", steps: int = 3000, batch_s
 
     from kit.data import fetch
     from kit.data.images import load_voc, read_bgr
-    from kit.files import atomic_write
+    from kit.files import atomic_folder, check_replaceable, sha256_of
+
+    from .artifact import DETECTOR_FORMAT, is_kit_model_folder
+
+    out = check_replaceable(out, owned=is_kit_model_folder)  # before the training, not after
 
     from .detectors import CenterFaceDetector, _dynamic_centerface
     from .onnx_keras import keras_from_onnx, onnx_with_weights
@@ -207,6 +211,8 @@ def train_centerface(scenes, out, held_out="default", steps: int = 3000, batch_s
     images = load_voc(scenes, progress=progress)
     by_scene = {Path(p).stem: (p, np.array([b for b in rows["box"]], float).reshape(-1, 4))
                 for p, rows in images.frame.groupby("path", sort=True)}
+    for path in images.empty_scenes:  # nobody in the picture: negatives, and false positives if found
+        by_scene[Path(path).stem] = (path, np.zeros((0, 4)))
     if isinstance(held_out, (list, tuple, set)):
         held = list(held_out)
     else:
@@ -277,12 +283,11 @@ def train_centerface(scenes, out, held_out="default", steps: int = 3000, batch_s
     bar.close()
     history = pd.DataFrame(history)
 
-    out.mkdir(parents=True, exist_ok=True)
     model_path = out / "centerface.onnx"
-    atomic_write(model_path, best["model"])
     card = {
+        "format": DETECTOR_FORMAT,
         "detector": "centerface",
-        "base": {"file": base_path.name, "sha256": hashlib.sha256(base_path.read_bytes()).hexdigest(),
+        "base": {"file": base_path.name, "sha256": sha256_of(base_path),
                  "validation": {k: baseline[k] for k in ("threshold", "recall", "false_positives_per_image")}},
         "threshold": best["threshold"],
         "validation": {"step": best["step"], "recall": round(best["recall"], 4),
@@ -293,14 +298,16 @@ def train_centerface(scenes, out, held_out="default", steps: int = 3000, batch_s
                      "scales": [0.75, 4.0], "iou": 0.3, "max_false_positives_per_image": MAX_FP_PER_IMAGE},
         "split": {"train": train, "val": val, "test": test},
         "data": {"source": str(scenes), "annotations_sha256": _annotations_hash(by_scene)},
-        "sha256": hashlib.sha256(best["model"]).hexdigest(),
+        "sha256": sha256_of_bytes(best["model"]),
         "command": command,
         "licenses": {"model": "MIT (CenterFace, Star-Clouds; fine-tuned by the kit)",
                      "data": "CC0 (andrewmvd face-mask-detection, Kaggle)"},
     }
-    atomic_write(out / "model.json", json.dumps(card, indent=1, default=float))
-    atomic_write(out / "history.csv", history.to_csv(index=False))
-    atomic_write(out / "README.md", detector_card_markdown(card))
+    with atomic_folder(out, owned=is_kit_model_folder) as tmp:
+        (tmp / model_path.name).write_bytes(best["model"])
+        (tmp / "model.json").write_text(json.dumps(card, indent=1, default=float))
+        history.to_csv(tmp / "history.csv", index=False)
+        (tmp / "README.md").write_text(detector_card_markdown(card))
     return DetectorTraining(model_path, card, history)
 
 
@@ -353,7 +360,4 @@ Held-out figures of the whole pipeline: `python benchmarks/mask_accuracy.py`.
 
 def _annotations_hash(by_scene: dict) -> str:
     """A hash of every scene's boxes (what the detector learned from), by scene name."""
-    digest = hashlib.sha256()
-    for stem in sorted(by_scene):
-        digest.update(stem.encode() + np.round(by_scene[stem][1], 1).tobytes())
-    return digest.hexdigest()
+    return sha256_of_bytes(*(stem.encode() + np.round(by_scene[stem][1], 1).tobytes() for stem in sorted(by_scene)))

@@ -23,7 +23,6 @@ cheaper.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,12 +159,14 @@ class CenterFaceDetector:
         h, w = frame.shape[:2]
         scale = self.scale_for(frame.shape)
         boxes, scores = self._pass(frame, scale)
+        self.passes_ = [scale]  # the scales the last frame was searched at (what its time went on)
         if self.zoom and len(boxes) >= self.ZOOM_MIN_FACES:
             sizes = np.sqrt((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]))
             if np.median(sizes) < self.ZOOM_BELOW:
                 closer = min(scale * self.ZOOM, (self.ZOOM_MAX_PIXELS / (h * w)) ** 0.5)
                 if closer > scale * 1.2:
                     more, more_scores = self._pass(frame, closer)
+                    self.passes_.append(closer)
                     boxes, scores = np.vstack([boxes, more]), np.concatenate([scores, more_scores])
                     keep = nms(boxes, scores, self.nms_iou)
                     boxes, scores = boxes[keep], scores[keep]
@@ -233,14 +234,9 @@ def centerface_model(model="default") -> tuple:
     if not (onnx_file.is_file() and card_file.is_file()):
         raise ModelError(f"{folder}: not a CenterFace model (expected centerface.onnx and model.json, as written "
                          f"by kit detect train), nor an .onnx file")
-    try:
-        card = json.loads(card_file.read_text(encoding="utf-8"))
-        threshold = float(card["threshold"])
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ModelError(f"{card_file}: not a detector card with a score threshold ({exc})") from None
-    if not 0.0 < threshold < 1.0:
-        raise ModelError(f"{card_file}: threshold {threshold!r} is not a score in (0, 1)")
-    return onnx_file, card
+    from .artifact import read_detector_card
+
+    return onnx_file, read_detector_card(folder)
 
 
 class CenterFaceWiderDetector(CenterFaceDetector):
@@ -270,7 +266,7 @@ def _dynamic_centerface(path) -> bytes:
         except ImportError:
             raise MissingDependency("the CenterFace detector needs the onnx package: pip install onnx "
                                     "(a dependency of the kit; reinstall with pip install -e .)") from None
-        model = onnx.load_from_string(path) if in_memory else onnx.load(str(path))
+        model = _load_onnx(path)
         inputs = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
         inputs["input.1"] = ["B", 3, "H", "W"]
         outputs = {"537": ["B", 1, "h", "w"], "538": ["B", 2, "h", "w"], "539": ["B", 2, "h", "w"],
@@ -280,6 +276,28 @@ def _dynamic_centerface(path) -> bytes:
             return dynamic
         _CENTERFACE_CACHE[key] = dynamic
     return _CENTERFACE_CACHE[key]
+
+
+def _load_onnx(source):
+    """An ONNX model from bytes or a file, self-contained only (weights in external files are
+    refused: they would be read from wherever the file says); clear errors naming it."""
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    from kit.errors import ModelError
+
+    what = "the ONNX model" if isinstance(source, bytes) else str(source)
+    try:
+        model = (onnx.load_from_string(source) if isinstance(source, bytes) else
+                 onnx.load(str(source), load_external_data=False))
+    except (DecodeError, ValueError, OSError, RuntimeError) as exc:
+        raise ModelError(f"{what}: not an ONNX model file ({type(exc).__name__}: {str(exc)[:120]})") from None
+    if any(t.data_location == onnx.TensorProto.EXTERNAL for t in model.graph.initializer):
+        raise ModelError(f"{what}: keeps its weights in external data files; the kit loads only self-contained "
+                         f"ONNX files")
+    if not len(model.graph.node) or not len(model.graph.input):
+        raise ModelError(f"{what}: an empty ONNX graph, not a detector")
+    return model
 
 
 class YuNetDetector:

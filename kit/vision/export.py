@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kit.files import atomic_folder, write_json
+from kit.files import atomic_folder, sha256_of, write_json
 
-from .artifact import card_markdown, to_tflite, write_card
+from .artifact import card_markdown, is_kit_model_folder, to_tflite, write_card
 
 
 def export(result, out: str | Path, tflite: bool = True, quantize: str | None = None) -> Path:
@@ -28,12 +28,20 @@ def export(result, out: str | Path, tflite: bool = True, quantize: str | None = 
     -------
     Path
         The folder.
+
+    Raises
+    ------
+    ParameterError
+        When ``out`` is a non-empty folder that is not a model folder the kit wrote
+        (nothing of the user's is ever replaced).
     """
     out = Path(out)
-    with atomic_folder(out) as tmp:
+    with atomic_folder(out, owned=is_kit_model_folder) as tmp:
         result.model.save(tmp / "model.keras")
         if tflite:
             to_tflite(result.model, tmp / "model.tflite", quantize=quantize)
+        files = {name: sha256_of(tmp / name) for name in ("model.keras", "model.tflite") if (tmp / name).is_file()}
+        result.card = result.card.replace(model_files=files)
         write_card(result.card, tmp)
         (tmp / "README.md").write_text(card_markdown(result.card, f"Mask classifier: {result.backbone} on "
                                                                   f"{result.dataset}") + "\n")

@@ -10,7 +10,7 @@ import os
 import sys
 import warnings
 
-from kit.errors import MissingDependency
+from kit.errors import MissingDependency, ModelError
 
 
 def import_tensorflow():
@@ -75,8 +75,17 @@ def onnx_session(model: bytes | str, threads: int | None = None):
     options.log_severity_level = 3  # errors only: the old exports warn about every BatchNorm counter
     options.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
     options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(model if isinstance(model, bytes) else str(model), options,
-                                        providers=["CPUExecutionProvider"])
+    from onnxruntime.capi import onnxruntime_pybind11_state as ort_errors
+
+    refused = tuple(getattr(ort_errors, n) for n in ("Fail", "InvalidGraph", "InvalidArgument", "NoSuchFile",
+                                                       "InvalidProtobuf", "RuntimeException", "NotImplemented")
+                    if hasattr(ort_errors, n))
+    try:
+        return onnxruntime.InferenceSession(model if isinstance(model, bytes) else str(model), options,
+                                            providers=["CPUExecutionProvider"])
+    except refused as exc:  # ONNX Runtime's own exception classes derive from Exception only
+        what = "the ONNX model" if isinstance(model, bytes) else str(model)
+        raise ModelError(f"{what}: ONNX Runtime cannot run it ({type(exc).__name__}: {str(exc)[:160]})") from None
 
 
 STREAM_NICENESS = 10  # CPU share of a busy stream against a session still starting: about 1 to 10

@@ -130,12 +130,15 @@ def average_precision(scores, correct, n_truth: int) -> float | None:
 
 
 def _scenes_of(images: ImageSet) -> list[tuple[str, list, list]]:
-    """``(path, boxes, labels)`` per scene of a VOC image set, in order."""
+    """``(path, boxes, labels)`` per scene of a VOC image set, in order of path; scenes whose
+    annotation names no face are scenes too (no boxes: every detection there is a false
+    positive)."""
     out = []
     for path, rows in images.frame.groupby("path", sort=False).indices.items():
         frame = images.frame.iloc[rows]
         out.append((path, list(frame["box"]), list(frame["label"])))
-    return out
+    out.extend((path, [], []) for path in getattr(images, "empty_scenes", ()))
+    return sorted(out, key=lambda item: item[0])
 
 
 def evaluate_scenes(scenes, detector="default", classifier="default", iou: float = 0.3, only=None,

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from kit.data.images import IMAGE_SUFFIXES, read_bgr
+from kit.mpl import plain
 from kit.errors import ImageReadError, InputError, MissingInputError, ParameterError
 from kit.limits import check_pixels
 from kit.progress import show_progress
@@ -42,6 +43,34 @@ def is_stream(source) -> bool:
     return text.startswith("camera:") or Path(text).suffix.lower() in VIDEO_SUFFIXES
 
 
+MAX_CAMERA_INDEX = 63  # OpenCV crashes (SIGSEGV) on negative indices; no machine has more cameras
+
+
+def camera_index(text: str) -> int:
+    """The N of ``camera:N``, checked before OpenCV sees it: a whole number from 0 to
+    :data:`MAX_CAMERA_INDEX` (``camera:-1`` makes OpenCV crash the process)."""
+    value = text.split(":", 1)[1].strip()
+    if not value.isdigit() or len(value) > 3 or int(value) > MAX_CAMERA_INDEX:
+        raise InputError(f"{text}: a camera is camera:N with N a whole number from 0 to {MAX_CAMERA_INDEX} "
+                         f"(camera:0 is the first)")
+    return int(value)
+
+
+def check_source(source) -> None:
+    """Refuse a source that cannot be read as frames, before models are loaded: a camera
+    name out of range, a missing path, or something that is not a regular file or folder
+    (``/dev/zero`` would be read for ever)."""
+    text = str(source)
+    if text.startswith("camera:"):
+        camera_index(text)
+        return
+    path = Path(text)
+    if not path.exists():
+        raise MissingInputError(f"{path}: no such file or folder")
+    if not (path.is_file() or path.is_dir()):
+        raise InputError(f"{path}: not a regular file or folder (a device or a pipe cannot be read as frames)")
+
+
 def iter_frames(source: str | Path, max_frames: int | None = None):
     """Yield ``(name, frame_bgr)`` from an image, a folder of images (in name order), a video
     file or ``camera:N``.
@@ -53,18 +82,14 @@ def iter_frames(source: str | Path, max_frames: int | None = None):
     if text.startswith("camera:"):
         import cv2
 
-        try:
-            index = int(text.split(":", 1)[1])
-        except ValueError:
-            raise InputError(f"{text}: a camera is camera:N with N a number") from None
+        index = camera_index(text)
         cap = cv2.VideoCapture(index)
         if not cap.isOpened():
             raise InputError(f"{text}: no camera at index {index} on this machine")
         yield from _iter_capture(cap, text, max_frames, live=True)
         return
+    check_source(source)
     path = Path(source)
-    if not path.exists():
-        raise MissingInputError(f"{path}: no such file or folder")
     if path.is_dir():
         files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
                        key=_natural_key)
@@ -352,7 +377,8 @@ def compare_detectors(frame, names=("centerface", "centerface_wider", "ssd", "ha
     rows, pictures = [], {}
     for name in names:
         try:
-            result = MaskDetector(name, shared).process(frame)
+            pipeline = MaskDetector(name, shared)
+            result = pipeline.process(frame)
         except MissingDependency as exc:
             rows.append({"detector": name, "faces": None, "status": str(exc)})
             continue
@@ -363,26 +389,51 @@ def compare_detectors(frame, names=("centerface", "centerface_wider", "ssd", "ha
         row.update({"labels": ", ".join(f"{n} {lab}" for lab, n in
                                         pd.Series([f.label for f in result.faces]).value_counts().items()),
                     "detect ms": round(result.timings["detect_ms"], 1),
-                    "classify ms": round(result.timings["classify_ms"], 1), "status": "ok"})
+                    "classify ms": round(result.timings["classify_ms"], 1),
+                    "how it looked": _how_it_looked(pipeline.detector, frame.shape), "status": "ok"})
         rows.append(row)
         pictures[name] = annotate(frame, result)
     return pd.DataFrame(rows), pictures
+
+
+def _how_it_looked(detector, shape) -> str:
+    """What a detector did with the picture, in words: why one takes 2 s and another 80 ms."""
+    passes = getattr(detector, "passes_", None)
+    h, w = shape[:2]
+    if not passes:
+        return "one look at the picture as it is (or shrunk)"
+    first = f"the picture ×{passes[0]:.1f} ({w * passes[0]:,.0f}×{h * passes[0]:,.0f} px) so that faces of " \
+            f"{getattr(detector, 'min_face', 0):.0f} px become ones it can see" if passes[0] > 1.05 else \
+        "one look at the picture"
+    if len(passes) > 1:
+        first += f", then a closer second look ×{passes[1]:.1f} at a crowd of tiny faces"
+    return first
 
 
 def timing_breakdown(reports: dict) -> pd.DataFrame:
     """Mean milliseconds per step and frames per second of several runs, one column each."""
     table = pd.DataFrame({name: r.timings.mean() for name, r in reports.items()}).round(1)
     table.loc["frames per second"] = [round(r.fps, 1) for r in reports.values()]
+    table.index.name = "step (mean ms)"
     return table
 
 
-def show_frames(pictures: dict, width: float = 5.0):
-    """Annotated frames side by side (matplotlib)."""
+def show_frames(pictures: dict, width: float = 6.5, columns: int = 2):
+    """Annotated frames in a grid of ``columns``, each ``width`` inches wide: large enough to
+    read the boxes and labels (matplotlib)."""
+    import math
+
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(pictures), figsize=(width * len(pictures), width * 0.8), squeeze=False)
-    for ax, (name, picture) in zip(axes[0], pictures.items()):
-        ax.imshow(picture[:, :, ::-1])
-        ax.set_title(name)
+    items = list(pictures.items())
+    rows = max(1, math.ceil(len(items) / columns))
+    first = items[0][1] if items else np.zeros((3, 4, 3))
+    aspect = first.shape[0] / max(first.shape[1], 1)
+    fig, axes = plt.subplots(rows, columns, figsize=(width * columns, width * aspect * rows + 0.4 * rows),
+                             squeeze=False, constrained_layout=True)
+    for ax in axes.ravel():
         ax.axis("off")
+    for ax, (name, picture) in zip(axes.ravel(), items):
+        ax.imshow(picture[:, :, ::-1])
+        ax.set_title(plain(name))
     return fig

@@ -586,8 +586,13 @@ def train(images: ImageSet, backbone: str | None = None, *, config: TrainConfig 
     -------
     TrainingResult
     """
+    from kit.files import check_replaceable
+
+    from .artifact import is_kit_model_folder
     from .runtime import import_tensorflow
 
+    if out is not None:  # before hours of training, not after
+        check_replaceable(out, owned=is_kit_model_folder)
     import_tensorflow()
     import keras
 
