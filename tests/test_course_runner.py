@@ -145,3 +145,13 @@ def test_cli_exit_code_and_table(lessons, tmp_path):
     assert any(line.split() == ["00_reads", "running", "..."] for line in lines), proc.stderr
     assert any(line.split()[:3] == ["00_reads", "ok", "in"] and line.endswith(" s") for line in lines), proc.stderr
     assert any(line.split()[:3] == ["01_breaks", "failed", "in"] for line in lines), proc.stderr
+
+
+def test_the_shipped_profiles_plan_every_lesson():
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "lessons"
+    for profile in ("quick", "full"):
+        stems = [j.stem for j in plan(profile, None, "build", {}, folder)]
+        assert stems == sorted(stems) and "03b_forecast_hubs" in stems and stems.index("03b_forecast_hubs") == 4
+    assert [j.stem for j in plan("quick", ["03b"], "build", {}, folder)] == ["03b_forecast_hubs"]

@@ -699,6 +699,11 @@ def test_model_cards_that_are_too_deep_too_big_or_malformed(tmp_path):
     (folder / "model.json").write_text(json.dumps({"threshold": 0.3, "split": {"test": "maksssksksss1"}}))
     with pytest.raises(ModelError, match="split must map"):
         read_detector_card(folder)
+    classifier_card = {"classes": ["with_mask", "without_mask"], "input_size": 96, "preprocess": "mobilenet_v2",
+                       "split": {"test": "maksssksksss1"}}  # a string would be read as a list of letters
+    (folder / "model.json").write_text(json.dumps(classifier_card))
+    with pytest.raises(ModelError, match="split must map"):
+        read_card(folder)
 
 
 @pytest.mark.parametrize("args, message", [

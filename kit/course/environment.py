@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import socket
 import sys
 from importlib.metadata import PackageNotFoundError, version
@@ -73,10 +74,13 @@ def lessons_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "lessons"
 
 
+LESSON_NAME = re.compile(r"^\d\d[a-z]?_")  # 03_forecasting, 03b_forecast_hubs (a lesson added after 03)
+
+
 def lesson_paths(folder: Path | None = None) -> list[Path]:
-    """Lesson notebooks in teaching order (``NN_name.ipynb``; apps excluded)."""
+    """Lesson notebooks in teaching order (``NN_name.ipynb`` or ``NNx_name.ipynb``; apps excluded)."""
     folder = Path(folder) if folder is not None else lessons_dir()
-    return sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb"))
+    return sorted(p for p in folder.glob("[0-9][0-9]*_*.ipynb") if LESSON_NAME.match(p.name))
 
 
 def lesson_title(path: Path) -> str:

@@ -24,8 +24,8 @@ WIDGET_NOTE = "[interactive widget: open this lesson in JupyterLab, or its app w
 RERUN_NOTE = "[a live widget: run this cell to start it]"
 # a widget's default text/plain is its repr: "VBox(children=(...", "SEIRDExplorer(country=..."
 _WIDGET_REPR = re.compile(r"^[A-Za-z_]\w*\((children|layout|value|description|country|detector|[a-z_]+)=")
-_LESSON_LINK = re.compile(r"\]\((\d\d_[\w-]+)\.ipynb(#[^)]*)?\)")
-_LESSON_HREF = re.compile(r'href="(\d\d_[\w-]+)\.ipynb(#[^"]*)?"')
+_LESSON_LINK = re.compile(r"\]\((\d\d[a-z]?_[\w-]+)\.ipynb(#[^)]*)?\)")
+_LESSON_HREF = re.compile(r'href="(\d\d[a-z]?_[\w-]+)\.ipynb(#[^"]*)?"')
 
 
 def prepare_for_report(nb) -> None:

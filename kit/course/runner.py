@@ -64,7 +64,7 @@ def _suffix(params: dict, grid_keys: list[str]) -> str:
 
 
 def select_lessons(names: list[str] | None, folder: Path) -> list[Path]:
-    """Lessons matching ``names`` (``00_welcome`` or just ``welcome``), or all of them."""
+    """Lessons matching ``names`` (``00_welcome``, just ``welcome``, or its number ``03b``), or all of them."""
     paths = lesson_paths(folder)
     if not paths:
         raise ProfileError(f"no lessons (NN_name.ipynb) found in {folder}")
@@ -72,7 +72,7 @@ def select_lessons(names: list[str] | None, folder: Path) -> list[Path]:
         return paths
     chosen = []
     for name in names:
-        hits = [p for p in paths if p.stem == name or p.stem.split("_", 1)[-1] == name]
+        hits = [p for p in paths if name in (p.stem, *p.stem.split("_", 1))]
         if not hits:
             raise ProfileError(f"no lesson named {name!r} in {folder}; lessons: "
                                + ", ".join(p.stem for p in paths))

@@ -129,6 +129,10 @@ class ModelCard:
                 isinstance(k, str) and "/" not in k and "\\" not in k and isinstance(v, str) and _SHA256.match(v)
                 for k, v in files.items()):
             raise ModelError(f"{where}: model_files must map file names to sha256 hex digests, got {files!r:.120}")
+        split = self.extra.get("split")
+        if split is not None and not (isinstance(split, dict) and all(
+                isinstance(v, list) and all(isinstance(x, str) for x in v) for v in split.values())):
+            raise ModelError(f"{where}: split must map train/val/test to lists of names, got {split!r:.120}")
         return self
 
     def verify_file(self, path: str | Path) -> None:

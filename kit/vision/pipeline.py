@@ -124,6 +124,8 @@ def annotate(frame_bgr: np.ndarray, result: FrameResult) -> np.ndarray:
         text = f"{display_name(face.label)} {face.prob * 100:.0f}%"
         if face.track is not None:
             text = f"#{face.track} {text}"
-        cv2.putText(out, text, (x1, max(12, y1 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.45 * thickness, colour,
-                    thickness)
+        scale = 0.45 * thickness
+        (width, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+        x = max(0, min(x1, out.shape[1] - width - 2))  # a label near the right edge stays readable
+        cv2.putText(out, text, (x, max(12, y1 - 6)), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, thickness)
     return out

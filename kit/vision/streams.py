@@ -413,6 +413,7 @@ def _how_it_looked(detector, shape) -> str:
 def timing_breakdown(reports: dict) -> pd.DataFrame:
     """Mean milliseconds per step and frames per second of several runs, one column each."""
     table = pd.DataFrame({name: r.timings.mean() for name, r in reports.items()}).round(1)
+    table.index = [str(step).removesuffix("_ms") for step in table.index]
     table.loc["frames per second"] = [round(r.fps, 1) for r in reports.values()]
     table.index.name = "step (mean ms)"
     return table
