@@ -11,7 +11,7 @@ coverage of the 80 % and 95 % intervals per model across series (an honest 95 % 
 holds about 95 % of the actual values), and which model wins how often.
 
 Last, the seed-style baseline on a sample of ``--seed-sample`` countries (all of them would
-take over an hour): the ARIMA family with statsmodels and pmdarima (``engine="seed"``) and
+take over an hour): the ARIMA family with statsmodels and pmdarima (``engine="statsmodels"``) and
 the SVR solved by libsvm, against the kit's fits of the same models on the same folds;
 it prints the fit time of both per model, their ratio, the mean RMSE of both and the
 median over countries of the kit's RMSE over the seed's.

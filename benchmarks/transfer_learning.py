@@ -7,7 +7,7 @@ On ``../shared/data/masks/observations`` (or ``--data DIR``), with the same grou
   Dropout 0.5 → softmax, Adam 1e-4, batch 32, 20 epochs, every epoch's batches augmented
   (rotation 20°, zoom 0.15, shifts 0.2, flip) and pushed through the frozen backbone,
   validation after every epoch;
-- kit: :func:`kit.vision.transfer.train` with its defaults (features computed once plus
+- kit: :func:`kit.vision.masks.training.train` with its defaults (features computed once plus
   one augmented copy of every training image, head trained on the cache, early stopping
   on validation). The extractor runs as TFLite, converted once per backbone, size and
   weights and kept in the cache: the kit is timed twice, first with that conversion
@@ -78,8 +78,8 @@ def main():
     args = parser.parse_args()
     os.environ.setdefault("KIT_OFFLINE", "1")
 
-    from kit.data.images import open_image_set, split
-    from kit.vision.transfer import train
+    from kit.vision.imagesets import open_image_set, split
+    from kit.vision.masks.training import train
 
     if not Path(args.data).is_dir():
         raise SystemExit(f"{args.data}: not here (this benchmark needs ../shared/data/masks/observations or --data)")

@@ -13,13 +13,13 @@ pytestmark = pytest.mark.skipif(not (SHARED / "with_mask").is_dir(), reason="../
 
 @pytest.fixture(scope="module")
 def observations():
-    from kit.data.images import open_image_set
+    from kit.vision.imagesets import open_image_set
 
     return open_image_set(SHARED, progress=False)
 
 
 def test_observations_load_whole_and_a_random_split_would_leak(observations):
-    from kit.data.images import split
+    from kit.vision.imagesets import split
 
     assert len(observations) == 1376 and observations.counts().to_dict() == {"with_mask": 690, "without_mask": 686}
     assert observations.skipped.empty
@@ -32,7 +32,7 @@ def test_observations_load_whole_and_a_random_split_would_leak(observations):
 
 def test_mobilenet_fast_path_on_real_faces(observations, monkeypatch):
     require_models()
-    from kit.vision.transfer import train
+    from kit.vision.masks.training import train
 
     monkeypatch.setenv("KIT_OFFLINE", "1")
     result = train(observations, "mobilenet_v2", epochs=10, progress=False)
@@ -47,14 +47,15 @@ VOC = SHARED.parent / "voc"
 @pytest.mark.skipif(not (VOC / "annotations").is_dir(), reason="../shared/data/masks/voc is not here")
 def test_default_pipeline_meets_the_targets_on_held_out_real_scenes():
     """The issue's targets on the VOC scenes neither default model saw (their cards list them)."""
-    from kit.vision.classifier import MaskClassifier
-    from kit.vision.detectors import centerface_model
-    from kit.vision.scenes import evaluate_scenes, held_out_scenes
+    from kit.vision.masks.classifier import MaskClassifier
+    from kit.vision.faces.detectors import centerface_model
+    from kit.vision.live.scenes import evaluate_scenes
+    from kit.vision.splits import held_out_scenes
 
     classifier = MaskClassifier("default")
-    held = held_out_scenes(classifier)
+    held = held_out_scenes()
     _, card = centerface_model("default")
-    assert {s.split(":")[-1] for s in held if s.startswith("voc:")} == set(card["split"]["test"])
+    assert set(held) == set(card["split"]["test"])
     ev = evaluate_scenes(VOC, classifier=classifier, only=held, progress=False)
     assert ev.images == 77 and ev.faces == 433
     assert ev.recall >= 0.90 and ev.false_positives_per_image <= 1.0

@@ -17,12 +17,12 @@ REPO = Path(__file__).resolve().parents[1]
 LAYERS = {
     "kit.errors": 0, "kit.files": 0, "kit.limits": 0, "kit.progress": 0, "kit.blas": 0, "kit.arguments": 0, "kit.mpl": 0,
     "kit.data": 1,
-    "kit.epi": 2, "kit.forecast": 2, "kit.vision": 2,
+    "kit.epi": 2, "kit.forecast": 2, "kit.vision": 2, "kit.eda": 2,
     "kit.course": 3, "kit.cli": 3, "kit.__main__": 3, "widgets": 3,
 }
 CLI_LAYER = 3  # kit/<package>/cli.py files belong to the command line, the top layer
 # Model packages do not depend on one another.
-INDEPENDENT = ("kit.epi", "kit.forecast", "kit.vision")
+INDEPENDENT = ("kit.epi", "kit.forecast", "kit.vision", "kit.eda")
 
 
 def _modules() -> dict[str, Path]:
@@ -115,18 +115,46 @@ def test_no_import_cycles():
 
 
 def test_every_module_is_described_in_architecture_md():
+    """By its dotted path: a file name alone (``cli.py``) would be true of any package's."""
     text = (REPO / "ARCHITECTURE.md").read_text()
     missing = [m for m, path in _modules().items() if path.name != "__init__.py"
-               and m.rsplit(".", 1)[-1] not in ("__main__",)
-               and f"{m.rsplit('.', 1)[-1]}.py" not in text and f"`{m}`" not in text]
-    assert not missing, f"modules ARCHITECTURE.md does not mention: {missing}"
+               and m.rsplit(".", 1)[-1] not in ("__main__",) and f"`{m}`" not in text]
+    assert not missing, f"modules ARCHITECTURE.md does not name by their dotted path: {missing}"
+
+
+# The rooms of kit.vision, lowest first: a room imports the core and the rooms below it.
+VISION_ROOMS = ("kit.vision.faces", "kit.vision.masks", "kit.vision.live")
+
+
+def _room(module: str) -> int | None:
+    """0 for the vision core, 1..3 for the rooms, None outside kit.vision (and for its CLI)."""
+    if not module.startswith("kit.vision") or module == "kit.vision.cli":
+        return None
+    for level, room in enumerate(VISION_ROOMS, start=1):
+        if module == room or module.startswith(room + "."):
+            return level
+    return 0
+
+
+def test_imports_between_the_vision_rooms_run_one_way():
+    wrong = []
+    for module, targets in _graph().items():
+        mine = _room(module)
+        if mine is None or module in VISION_ROOMS or module == "kit.vision":
+            continue
+        for target in targets:
+            theirs = _room(target)
+            if theirs is not None and target not in VISION_ROOMS and target != "kit.vision" and theirs > mine:
+                wrong.append(f"{module} imports {target}: {VISION_ROOMS[theirs - 1]} is above "
+                             f"{'the core' if mine == 0 else VISION_ROOMS[mine - 1]}")
+    assert not wrong, "vision imports in the wrong direction:\n" + "\n".join(sorted(wrong))
 
 
 def test_importing_the_kit_changes_nothing_in_the_process():
     code = ("import os, sys, warnings\n"
             "import numpy, pandas, scipy, yaml  # their own filters are theirs\n"
             "env = dict(os.environ); filters = list(warnings.filters)\n"
-            "import kit, kit.data, kit.epi, kit.forecast, kit.vision, kit.vision.detectors, kit.course\n"
+            "import kit, kit.data, kit.epi, kit.forecast, kit.vision, kit.vision.faces.detectors, kit.course\n"
             "changed = {k for k in set(env) | set(os.environ) if env.get(k) != os.environ.get(k)}\n"
             "assert not changed, changed\n"
             "assert warnings.filters == filters, 'warning filters changed'\n"

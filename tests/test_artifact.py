@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from kit.errors import ModelError
-from kit.vision.artifact import CARD_FORMAT, ModelCard, Predictor, read_card, write_card
+from kit.vision.cards import CARD_FORMAT, ModelCard, read_card, write_card
+from kit.vision.masks.predictor import Predictor
 
 
 def _card(**changes):
@@ -54,7 +55,7 @@ def test_card_round_trip_keeps_unknown_fields_and_reads_version_one(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
     """A two-output network on 16x16 inputs, exported as a model folder."""
-    from kit.vision.artifact import to_tflite
+    from kit.vision.masks.predictor import to_tflite
     from kit.vision.runtime import import_tensorflow
 
     import_tensorflow()
@@ -97,7 +98,7 @@ def test_keras_and_tflite_predictors_agree_and_batch_like_single_images(tiny_mod
 def test_a_card_that_does_not_fit_its_network_is_refused_at_load(tiny_model, tmp_path):
     import shutil
 
-    from kit.vision.classifier import MaskClassifier
+    from kit.vision.masks.classifier import MaskClassifier
 
     folder, _ = tiny_model
     bad = tmp_path / "bad"
@@ -117,7 +118,7 @@ def test_a_card_that_does_not_fit_its_network_is_refused_at_load(tiny_model, tmp
 
 
 def test_a_forged_keras_file_names_the_file(tmp_path):
-    from kit.vision.artifact import load_keras
+    from kit.vision.masks.predictor import load_keras
 
     forged = tmp_path / "model.keras"
     forged.write_bytes(b"PK\x03\x04 not a zip at all")

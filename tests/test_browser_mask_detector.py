@@ -26,7 +26,7 @@ APP = REPO / "lessons" / "apps" / "mask_detector.ipynb"
 def fake_camera(tmp_path_factory):
     require_browser()
     require_models()
-    from kit.vision.media import demo_frames, write_y4m
+    from kit.vision.live.demo import demo_frames, write_y4m
 
     return write_y4m(demo_frames(60), tmp_path_factory.mktemp("camera") / "faces.y4m")
 
@@ -89,7 +89,7 @@ def test_camera_frames_get_labelled_boxes_fps_latency_and_people(fake_camera):
 def test_an_uploaded_image_is_shown_alone_with_its_boxes(fake_camera, tmp_path):
     import cv2
 
-    from kit.vision.media import demo_frames
+    from kit.vision.live.demo import demo_frames
 
     image = tmp_path / "three faces.jpg"
     cv2.imwrite(str(image), demo_frames(1)[0])

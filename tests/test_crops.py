@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from kit.data.images import ImageSet
-from kit.vision.detectors import Detection
+from kit.vision.imagesets import ImageSet
+from kit.vision.faces.detectors import Detection
 
 
 class ScriptedDetector:
@@ -31,7 +31,7 @@ def _image(tmp_path, name, value):
 
 
 def test_boxes_become_the_detectors_and_misses_move_into_its_framing(tmp_path):
-    from kit.vision.crops import detector_crops
+    from kit.vision.masks.crops import detector_crops
 
     scene = _image(tmp_path, "scene", 10)
     portrait, crowd, empty = _image(tmp_path, "portrait", 20), _image(tmp_path, "crowd", 30), _image(tmp_path, "e", 40)
@@ -67,7 +67,7 @@ def test_boxes_become_the_detectors_and_misses_move_into_its_framing(tmp_path):
 
 
 def test_detections_are_cached_per_file_and_detector(tmp_path, monkeypatch):
-    from kit.vision.crops import DetectionCache
+    from kit.vision.masks.crops import DetectionCache
 
     monkeypatch.setenv("KIT_CACHE", str(tmp_path / "cache"))
     path = _image(tmp_path, "x", 10)
@@ -82,7 +82,7 @@ def test_detections_are_cached_per_file_and_detector(tmp_path, monkeypatch):
 
 
 def test_match_boxes_is_one_to_one():
-    from kit.vision.boxes import match_boxes
+    from kit.vision.faces.boxes import match_boxes
 
     truth = [(0, 0, 10, 10), (8, 0, 18, 10)]
     found = [(1, 0, 11, 10)]
@@ -94,7 +94,7 @@ def test_match_boxes_is_one_to_one():
 
 @pytest.mark.parametrize("margin,expected", [(0.0, (10, 20, 30, 60)), (0.5, (0, 0, 40, 80))])
 def test_one_crop_function_for_training_and_serving(margin, expected):
-    from kit.data.images import crop_box, expand_box
+    from kit.vision.imagesets import crop_box, expand_box
 
     image = np.zeros((70, 100, 3), np.uint8)
     assert expand_box((10, 20, 30, 60), margin, 100, 70) == (expected[0], expected[1], expected[2], min(expected[3], 70))

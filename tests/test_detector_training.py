@@ -47,7 +47,7 @@ def small_onnx(op_extra: str | None = None) -> bytes:
 def test_keras_rebuild_computes_what_onnx_runtime_computes_and_writes_back():
     import onnxruntime as ort
 
-    from kit.vision.onnx_keras import keras_from_onnx, onnx_with_weights
+    from kit.vision.faces.onnx_keras import keras_from_onnx, onnx_with_weights
 
     model_bytes = small_onnx()
     net, owners = keras_from_onnx(model_bytes)
@@ -70,14 +70,14 @@ def test_keras_rebuild_computes_what_onnx_runtime_computes_and_writes_back():
 
 
 def test_an_operator_keras_cannot_rebuild_is_named():
-    from kit.vision.onnx_keras import keras_from_onnx
+    from kit.vision.faces.onnx_keras import keras_from_onnx
 
     with pytest.raises(ModelError, match="operator Softmax .*supported"):
         keras_from_onnx(small_onnx("Softmax"), where="odd.onnx")
 
 
 def test_targets_decode_back_to_the_boxes():
-    from kit.vision.detector_training import STRIDE, centerface_targets
+    from kit.vision.live.detector_training import STRIDE, centerface_targets
 
     boxes = np.array([[10.0, 20.0, 50.0, 70.0], [100.3, 30.7, 111.9, 45.2], [200, 200, 300, 300]])
     t = centerface_targets(boxes, 128)  # the third face's centre lies outside the crop
@@ -95,7 +95,7 @@ def test_targets_decode_back_to_the_boxes():
 
 
 def test_random_crops_keep_boxes_on_their_faces():
-    from kit.vision.detector_training import random_crop
+    from kit.vision.live.detector_training import random_crop
 
     rng = np.random.default_rng(0)
     scene = np.zeros((300, 400, 3), np.uint8)
@@ -116,7 +116,7 @@ def test_random_crops_keep_boxes_on_their_faces():
 
 
 def test_scene_split_keeps_held_out_scenes_out_and_is_seeded():
-    from kit.vision.detector_training import split_scenes
+    from kit.vision.live.detector_training import split_scenes
 
     stems = [f"s{i}" for i in range(40)]
     train, val, test = split_scenes(stems, ["voc:s1", "s2", "elsewhere", "rwmfd:s3"], 0.25, seed=3)
@@ -130,14 +130,14 @@ def test_scene_split_keeps_held_out_scenes_out_and_is_seeded():
 
 
 def test_choose_threshold_respects_the_false_positive_budget():
-    from kit.vision.detector_training import choose_threshold
+    from kit.vision.live.detector_training import choose_threshold
 
     class Fixed:  # a detector whose output depends on the threshold only
         def __init__(self, t):
             self.t = t
 
         def detect(self, frame):
-            from kit.vision.detectors import Detection
+            from kit.vision.faces.detectors import Detection
 
             real = [Detection((10, 10, 30, 30), 0.9)] + ([Detection((50, 50, 70, 70), 0.4)] if self.t < 0.45 else [])
             junk = [Detection((100 + 5 * k, 0, 104 + 5 * k, 4), 0.3) for k in range(3 if self.t < 0.35 else 0)]
@@ -152,7 +152,7 @@ def test_choose_threshold_respects_the_false_positive_budget():
 
 @pytest.mark.parametrize("option, value", [("steps", 0), ("crop", 100), ("batch_size", 2.5), ("learning_rate", 2.0)])
 def test_trainer_refuses_bad_settings_before_reading_anything(tmp_path, option, value):
-    from kit.vision.detector_training import train_centerface
+    from kit.vision.live.detector_training import train_centerface
 
     with pytest.raises(ParameterError, match=option):
         train_centerface(tmp_path / "nowhere", tmp_path / "out", **{option: value})
@@ -162,16 +162,16 @@ def test_trainer_refuses_bad_settings_before_reading_anything(tmp_path, option, 
 def test_the_shipped_detector_matches_its_card_and_sets_its_threshold():
     import hashlib
 
-    from kit.vision.detectors import CENTERFACE_DEFAULT, CenterFaceDetector, centerface_model
+    from kit.vision.faces.detectors import CENTERFACE_DEFAULT, CenterFaceDetector, centerface_model
 
     source, card = centerface_model("default")
     assert hashlib.sha256(source.read_bytes()).hexdigest() == card["sha256"]
     assert (CENTERFACE_DEFAULT / "README.md").is_file() and card["command"].startswith("kit detect train")
     # the held-out scenes of the default classifier were neither trained on nor used for choosing
-    from kit.vision.classifier import MaskClassifier
-    from kit.vision.scenes import held_out_scenes
+    from kit.vision.masks.classifier import MaskClassifier
+    from kit.vision.splits import held_out_scenes
 
-    held = {s.split(":")[-1] for s in held_out_scenes(MaskClassifier("default")) if s.startswith("voc:")}
+    held = set(held_out_scenes())
     assert held and held == set(card["split"]["test"])
     assert not held & (set(card["split"]["train"]) | set(card["split"]["val"]))
     assert card["validation"]["false_positives_per_image"] <= card["settings"]["max_false_positives_per_image"]
@@ -180,7 +180,7 @@ def test_the_shipped_detector_matches_its_card_and_sets_its_threshold():
 
 
 def test_a_folder_that_is_not_a_detector_is_named(tmp_path):
-    from kit.vision.detectors import make_detector
+    from kit.vision.faces.detectors import make_detector
 
     with pytest.raises(ParameterError, match="unknown detector .*kit detect train"):
         make_detector(str(tmp_path))
@@ -201,8 +201,8 @@ def test_cli_fine_tunes_on_generated_crowds_and_the_result_is_a_detector(tmp_pat
 
     from PIL import Image
 
-    from kit.vision.detectors import make_detector
-    from kit.vision.media import crowd_scene
+    from kit.vision.faces.detectors import make_detector
+    from kit.vision.live.demo import crowd_scene
 
     from .conftest import require_models
 
@@ -220,7 +220,7 @@ def test_cli_fine_tunes_on_generated_crowds_and_the_result_is_a_detector(tmp_pat
             f"{objects}</annotation>")
     out = tmp_path / "detector"
     proc = subprocess.run([sys.executable, "-m", "kit", "detect", "train", "--input", str(root), "--out", str(out),
-                           "--held-out", "default", "--steps", "3", "--quiet", "--json", str(tmp_path / "card.json")],
+                           "--held-out", "recorded", "--steps", "3", "--quiet", "--json", str(tmp_path / "card.json")],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "validation scenes" in proc.stdout and "Traceback" not in proc.stderr

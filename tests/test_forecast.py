@@ -13,7 +13,8 @@ import pytest
 from kit.errors import ParameterError
 from kit.forecast import (BASELINES, MODEL_CLASSES, Forecaster, Holdout, RollingOrigin, as_target, compare,
                           compare_many, errors, interval_scores, make_models)
-from kit.forecast import eda, stationarity
+from kit import eda
+from kit.forecast import stationarity
 from kit.forecast.models import orders_from_acf_pacf
 
 
@@ -214,11 +215,12 @@ def test_cli_json_contract(tmp_path):
     assert bad.returncode == 2 and "Did you mean 'Testland'" in bad.stderr
 
 
-def test_default_is_every_model_and_the_seed_engine_is_an_option():
+def test_default_is_every_model_and_the_statsmodels_engine_is_an_option():
     assert list(make_models("default")) == list(make_models("all")) and len(make_models("all")) == 10
-    seed = make_models("arima,auto_arima", engine="seed")
-    assert seed["arima"].engine == "seed" and seed["auto_arima"].engine == "seed"
-    with pytest.raises(ParameterError, match="engine must be one of kit, seed"):
+    seed = make_models("arima,auto_arima", engine="statsmodels")
+    assert seed["arima"].engine == "statsmodels" and seed["auto_arima"].engine == "statsmodels"
+    assert make_models("arima", engine="seed")["arima"].engine == "statsmodels"  # the earlier name
+    with pytest.raises(ParameterError, match="engine must be one of kit, statsmodels"):
         make_models("arima", engine="fast")
 
 
@@ -253,7 +255,7 @@ def test_css_arima_recovers_coefficients_and_agrees_with_statsmodels():
     assert np.allclose(fit.ar, [0.6, -0.2], atol=0.12) and np.allclose(fit.ma, [0.4], atol=0.12)
     assert abs(fit.constant - 0.5) < 0.3 and 0.8 < fit.sigma2 < 1.2
     ours = MODEL_CLASSES["arima"](order=(2, 1, 1)).fit(y).predict(10)
-    seed = MODEL_CLASSES["arima"](order=(2, 1, 1), engine="seed").fit(y).predict(10)
+    seed = MODEL_CLASSES["arima"](order=(2, 1, 1), engine="statsmodels").fit(y).predict(10)
     spread = (seed["upper_95"] - seed["lower_95"]).to_numpy()
     assert np.all(np.abs(ours["mean"] - seed["mean"]).to_numpy() < 0.1 * spread)
     assert np.allclose((ours["upper_95"] - ours["lower_95"]).to_numpy(), spread, rtol=0.1)

@@ -90,7 +90,7 @@ def test_an_image_bomb_in_a_training_folder_is_skipped_and_named(bomb, tmp_path)
     import shutil
 
     from kit.data import synthetic
-    from kit.data.images import load_image_folder
+    from kit.vision.imagesets import load_image_folder
 
     folder = synthetic.face_images(tmp_path / "faces", n_subjects=4, size=40, seed=0)
     shutil.copy(bomb, folder / "with_mask" / "bomb.png")
@@ -310,7 +310,7 @@ def test_series_too_short_or_broken_are_named_not_index_errors(values, message):
 def test_the_eda_names_close_regions_for_an_unknown_one():
     from kit.data import load_timeseries
     from kit.errors import DataError
-    from kit.forecast import eda
+    from kit import eda
 
     frame = load_timeseries("synthetic")
     for call in (eda.national, eda.top_provinces, eda.cluster):
@@ -334,7 +334,7 @@ def test_video_frames_over_the_pixel_limit_are_refused_naming_the_video(tmp_path
     import numpy as np
 
     from kit.errors import InputError
-    from kit.vision.streams import iter_frames
+    from kit.vision.live.streams import iter_frames
 
     path = tmp_path / "wide.avi"
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 5, (320, 240))
@@ -370,7 +370,7 @@ def _user_folder(path: Path) -> Path:
 def test_writing_a_model_never_removes_a_users_folder(tmp_path):
     from kit.errors import ParameterError
     from kit.files import atomic_folder
-    from kit.vision.artifact import is_kit_model_folder
+    from kit.vision.cards import is_kit_model_folder
 
     mine = _user_folder(tmp_path / "mine")
     with pytest.raises(ParameterError, match="not a model folder the kit wrote"):
@@ -457,7 +457,7 @@ def test_a_damaged_tflite_classifier_is_refused_by_its_hash(tmp_path):
     import shutil
 
     from kit.errors import ModelError
-    from kit.vision.classifier import DEFAULT_MODEL_DIR, load_predictor
+    from kit.vision.masks.classifier import DEFAULT_MODEL_DIR, load_predictor
 
     copy = tmp_path / "model"
     shutil.copytree(DEFAULT_MODEL_DIR, copy)
@@ -475,7 +475,7 @@ def test_non_finite_outputs_are_an_error_naming_the_model():
     import numpy as np
 
     from kit.errors import ModelError
-    from kit.vision.artifact import Predictor
+    from kit.vision.masks.predictor import Predictor
 
     broken = Predictor(lambda batch: np.full((len(batch), 3), np.nan), 8, "mobilenet_v2", "tflite",
                        source="models/broken/model.tflite")
@@ -560,9 +560,9 @@ def test_links_planted_in_the_output_and_the_cache_are_replaced_not_written_thro
 def test_scenes_without_faces_count_and_their_detections_are_false_positives(tmp_path):
     import numpy as np
 
-    from kit.data.images import load_voc
-    from kit.vision.detectors import Detection
-    from kit.vision.scenes import evaluate_scenes
+    from kit.vision.imagesets import load_voc
+    from kit.vision.faces.detectors import Detection
+    from kit.vision.live.scenes import evaluate_scenes
 
     root = tmp_path / "voc"
     (root / "images").mkdir(parents=True)
@@ -594,7 +594,7 @@ def test_scenes_without_faces_count_and_their_detections_are_false_positives(tmp
 # D9. annotation files are capped before parsing ---------------------------------------------------------
 
 def test_a_huge_annotation_is_refused_before_parsing(tmp_path, monkeypatch):
-    from kit.data.images import parse_voc
+    from kit.vision.imagesets import parse_voc
     from kit.errors import DataError
 
     path = tmp_path / "big.xml"
@@ -628,7 +628,7 @@ def test_overflowing_counts_are_skipped_and_never_chosen():
 # poor answers: one line naming the file, field or setting, exit 2 -----------------------------------------
 
 def test_voc_fields_that_are_not_numbers(tmp_path):
-    from kit.data.images import parse_voc
+    from kit.vision.imagesets import parse_voc
 
     path = tmp_path / "a.xml"
     path.write_text("<annotation><size><width>inf</width><height>1e400</height></size><object><name>with_mask</name>"
@@ -638,7 +638,7 @@ def test_voc_fields_that_are_not_numbers(tmp_path):
 
 
 def test_a_truncated_scene_image_is_skipped_named_and_counted(tmp_path):
-    from kit.data.images import load_voc
+    from kit.vision.imagesets import load_voc
 
     root = tmp_path / "voc"
     (root / "images").mkdir(parents=True)
@@ -666,7 +666,7 @@ def test_broken_onnx_files_are_named(tmp_path):
     import numpy as np
 
     from kit.errors import ModelError
-    from kit.vision.detectors import CenterFaceDetector
+    from kit.vision.faces.detectors import CenterFaceDetector
 
     garbage = tmp_path / "garbage.onnx"
     garbage.write_bytes(b"\x08\x07not a protobuf at all" * 10)
@@ -686,7 +686,7 @@ def test_broken_onnx_files_are_named(tmp_path):
 
 def test_model_cards_that_are_too_deep_too_big_or_malformed(tmp_path):
     from kit.errors import ModelError
-    from kit.vision.artifact import read_card, read_detector_card
+    from kit.vision.cards import read_card, read_detector_card
 
     folder = tmp_path / "m"
     folder.mkdir()

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image
 
 from kit.data import synthetic
-from kit.data.images import (ImageReadError, expand_box, load_image_folder, load_voc, parse_voc, read_rgb, split,
-                             subject_of)
+from kit.data.images import ImageReadError, read_rgb
+from kit.vision.imagesets import expand_box, load_image_folder, load_voc, parse_voc, split, subject_of
 
 
 def test_awkward_files_are_converted_or_skipped(tmp_path):
@@ -103,7 +103,7 @@ def test_voc_single_and_multiple_objects_with_clipping(tmp_path):
 
 
 def test_pixels_cut_voc_crops_and_decode_each_scene_once(tmp_path, monkeypatch):
-    from kit.data import images as images_module
+    from kit.vision import imagesets as images_module  # where the image sets decode their files
 
     root = tmp_path / "voc"
     (root / "images").mkdir(parents=True)
@@ -126,7 +126,7 @@ def test_pixels_cut_voc_crops_and_decode_each_scene_once(tmp_path, monkeypatch):
 
 
 def test_open_image_set_finds_the_images_inside_an_archive_layout(tmp_path):
-    from kit.data.images import find_image_root, open_image_set
+    from kit.vision.imagesets import find_image_root, open_image_set
 
     top = tmp_path / "observations-76bc" / "experiements"
     synthetic.face_images(top / "data", n_subjects=3, size=40, seed=0)
@@ -190,7 +190,7 @@ def test_voc_bad_input_is_skipped_with_the_file_named_or_repaired_and_counted(tm
 
 
 def test_subject_folders_of_one_class(tmp_path):
-    from kit.data.images import open_image_set
+    from kit.vision.imagesets import open_image_set
     from kit.errors import KitError
 
     root = tmp_path / "rwmfd"
@@ -207,7 +207,7 @@ def test_subject_folders_of_one_class(tmp_path):
 
 
 def test_combined_sources_are_split_source_by_source(tmp_path):
-    from kit.data.images import combine
+    from kit.vision.imagesets import combine
 
     a = load_image_folder(synthetic.face_images(tmp_path / "a", n_subjects=30, size=40, seed=1))
     b = load_image_folder(synthetic.face_images(tmp_path / "b", n_subjects=20, size=40, seed=2))

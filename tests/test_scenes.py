@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kit.vision.detectors import Detection
+from kit.vision.faces.detectors import Detection
 
 VOC = """<annotation><filename>{name}</filename><size><width>200</width><height>100</height></size>
 {objects}</annotation>"""
@@ -71,8 +71,8 @@ class StubClassifier:
 
 
 def test_scene_figures_match_a_hand_count(voc, monkeypatch):
-    from kit.vision import scenes as scenes_module
-    from kit.vision.scenes import evaluate_scenes
+    from kit.vision.live import scenes as scenes_module
+    from kit.vision.live.scenes import evaluate_scenes
 
     detector = StubDetector()
     real_read = scenes_module.read_bgr
@@ -108,7 +108,7 @@ def test_scene_figures_match_a_hand_count(voc, monkeypatch):
 
 
 def test_average_precision_follows_pascal_voc():
-    from kit.vision.scenes import average_precision
+    from kit.vision.live.scenes import average_precision
 
     assert average_precision([0.9, 0.8, 0.7], [True, False, True], 2) == pytest.approx(0.5 + 0.5 * 2 / 3)
     assert average_precision([], [], 3) == 0.0 and average_precision([0.5], [True], 0) is None

@@ -9,6 +9,7 @@ import pandas as pd
 from PIL import Image
 
 from kit.data import synthetic
+from kit.data.classes import MASK_CLASSES
 from kit.epi.outbreak import outbreak
 from kit.errors import ParameterError
 
@@ -63,9 +64,9 @@ def test_reports_lag_infections():
 
 
 def test_face_images_layout_groups_and_determinism(tmp_path):
-    a = synthetic.face_images(tmp_path / "a", n_subjects=5, classes=synthetic.FACE_CLASSES, size=64, seed=2)
-    b = synthetic.face_images(tmp_path / "b", n_subjects=5, classes=synthetic.FACE_CLASSES, size=64, seed=2)
-    assert sorted(p.name for p in a.iterdir() if p.is_dir()) == sorted(synthetic.FACE_CLASSES)
+    a = synthetic.face_images(tmp_path / "a", n_subjects=5, classes=MASK_CLASSES, size=64, seed=2)
+    b = synthetic.face_images(tmp_path / "b", n_subjects=5, classes=MASK_CLASSES, size=64, seed=2)
+    assert sorted(p.name for p in a.iterdir() if p.is_dir()) == sorted(MASK_CLASSES)
     assert sorted(p.name for p in (a / "without_mask").iterdir()) == [f"{i}.jpg" for i in range(5)]
     assert (a / "with_mask" / "3-with-mask.jpg").is_file()
     assert "SYNTHETIC" in (a / "SYNTHETIC.txt").read_text()
@@ -82,7 +83,7 @@ def test_masked_and_unmasked_faces_differ_where_the_mask_is(tmp_path):
 
 
 def test_harder_face_sets_hold_several_alike_photos_per_subject_grouped_by_subject(tmp_path):
-    from kit.data.images import load_image_folder
+    from kit.vision.imagesets import load_image_folder
 
     folder = synthetic.face_images(tmp_path / "hard", n_subjects=6, size=64, seed=0, photos=3, difficulty=0.8)
     images = load_image_folder(folder)

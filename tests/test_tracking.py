@@ -16,7 +16,7 @@ from .conftest import require_models
 
 
 def _iou(a, b):
-    from kit.vision.boxes import iou_matrix
+    from kit.vision.faces.boxes import iou_matrix
 
     return float(iou_matrix([a], [b])[0, 0])
 
@@ -34,14 +34,14 @@ def _visible(truth_frame):
 def _stream():
     pytest.importorskip("norfair")
     require_models()
-    from kit.vision.media import people_stream
+    from kit.vision.live.demo import people_stream
 
     return people_stream(90)
 
 
 def test_people_keep_one_id_through_a_crossing_and_labels_do_not_flicker():
-    from kit.vision.pipeline import Face
-    from kit.vision.tracking import FaceTracker
+    from kit.vision.live.pipeline import Face
+    from kit.vision.live.tracking import FaceTracker
 
     _, truth = _stream()
     rng = np.random.default_rng(0)
@@ -80,8 +80,8 @@ def test_people_keep_one_id_through_a_crossing_and_labels_do_not_flicker():
 
 
 def test_stream_mode_carries_faces_between_detections():
-    from kit.vision.pipeline import Face, FrameResult
-    from kit.vision.tracking import StreamPipeline
+    from kit.vision.live.pipeline import Face, FrameResult
+    from kit.vision.live.tracking import StreamPipeline
 
     class Stub:  # a pipeline that "detects" one face moving 4 px a frame
         classes = ("with_mask", "without_mask")
@@ -106,7 +106,7 @@ def test_stream_mode_carries_faces_between_detections():
 
 def test_kit_detect_counts_people_on_a_video(tmp_path):
     frames, truth = _stream()
-    from kit.vision.media import write_video
+    from kit.vision.live.demo import write_video
 
     video = write_video(frames, tmp_path / "people.avi")
     out, plot = tmp_path / "people.json", tmp_path / "people.png"
@@ -138,7 +138,7 @@ def _write_video(path, frames, size=(160, 120)):
 
 def test_a_video_with_no_frames_or_a_corrupt_container_is_named(tmp_path):
     from kit.errors import InputError
-    from kit.vision.streams import iter_frames
+    from kit.vision.live.streams import iter_frames
 
     empty = _write_video(tmp_path / "empty.avi", 0)
     with pytest.raises(InputError, match="empty.avi"):
@@ -150,7 +150,7 @@ def test_a_video_with_no_frames_or_a_corrupt_container_is_named(tmp_path):
 
 
 def test_a_truncated_video_keeps_the_frames_read_and_says_where_it_stopped(tmp_path):
-    from kit.vision.streams import iter_frames
+    from kit.vision.live.streams import iter_frames
 
     video = _write_video(tmp_path / "cut.avi", 40)
     data = video.read_bytes()
@@ -165,8 +165,8 @@ def test_a_face_covered_from_one_side_is_found_again_after_it_was_hidden(caplog)
     face's box shrinks from the covered side for a few frames (its predicted box then
     collapses), it disappears, and it comes back further along its way. It stays the same
     person; a stranger appearing elsewhere meanwhile is a new one; nothing is logged."""
-    from kit.vision.pipeline import Face
-    from kit.vision.tracking import FaceTracker
+    from kit.vision.live.pipeline import Face
+    from kit.vision.live.tracking import FaceTracker
 
     pytest.importorskip("norfair")
     tracker = FaceTracker(("with_mask", "without_mask"))
@@ -193,7 +193,7 @@ def test_a_face_covered_from_one_side_is_found_again_after_it_was_hidden(caplog)
 
 
 def test_collapsed_predictions_match_nothing():
-    from kit.vision.tracking import _box_distances
+    from kit.vision.live.tracking import _box_distances
 
     faces = np.array([[0, 0, 10, 10], [20, 20, 30, 30]], float)
     predicted = np.array([[0, 0, 10, 10], [25, 20, 15, 30]], float)  # the second one's corners crossed

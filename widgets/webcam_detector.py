@@ -5,8 +5,8 @@ video frame into a canvas and sends it to the kernel as a JPEG buffer — at mos
 frame in flight; later frames are dropped, never queued. It keeps the pixels it sent,
 and when the answer comes back it shows *that* frame with its boxes, so a box is never
 drawn over a picture it was not computed on. The kernel decodes the frame, runs
-:class:`kit.vision.pipeline.MaskDetector`, follows the faces into people
-(:class:`kit.vision.tracking.FaceTracker`) and sends back the faces, the counts and the
+:class:`kit.vision.live.pipeline.MaskDetector`, follows the faces into people
+(:class:`kit.vision.live.tracking.FaceTracker`) and sends back the faces, the counts and the
 people seen. Users without a camera upload an image or a video. At its first frame a
 kernel lowers its own CPU priority
 (:func:`kit.vision.runtime.yield_cpu_to_starting_sessions`), so that a visitor opening the
@@ -26,13 +26,13 @@ import time
 import anywidget
 import traitlets
 
-from kit.vision.detectors import DEFAULT_DETECTOR, DETECTORS, LIVE_MIN_FACE
+from kit.vision.faces.detectors import DEFAULT_DETECTOR, DETECTORS, LIVE_MIN_FACE
 
 from .browser_state import KernelOutputs
 from .static_view import StaticView, note_html
 
 _HERE = pathlib.Path(__file__).parent
-OFFERED = tuple(name for name in ("centerface", "ssd", "haar", "yunet", "mtcnn") if name in DETECTORS)
+DETECTOR_CHOICES = tuple(name for name in ("centerface", "ssd", "haar", "yunet", "mtcnn") if name in DETECTORS)
 THRESHOLD_RANGE = (0.05, 0.95)
 MIN_FACE_RANGE = (8.0, 400.0)
 WIDTH_RANGE = (64, 1280)
@@ -52,7 +52,7 @@ class WebcamDetector(KernelOutputs, StaticView, anywidget.AnyWidget):
     Parameters
     ----------
     detector : str
-        One of :data:`OFFERED` (default ``centerface``).
+        One of :data:`DETECTOR_CHOICES` (default ``centerface``).
     classifier : str
         ``default`` (the kit's three-class model), ``reference`` or a model folder.
     threshold : float, optional
@@ -70,7 +70,7 @@ class WebcamDetector(KernelOutputs, StaticView, anywidget.AnyWidget):
                                 "labels"})
 
     detector = traitlets.Unicode(DEFAULT_DETECTOR).tag(sync=True)
-    detectors = traitlets.List(list(OFFERED)).tag(sync=True)
+    detectors = traitlets.List(list(DETECTOR_CHOICES)).tag(sync=True)
     threshold = traitlets.Float(0.5).tag(sync=True)
     min_face = traitlets.Float(LIVE_MIN_FACE).tag(sync=True)
     max_width = traitlets.Int(640).tag(sync=True)
@@ -79,20 +79,20 @@ class WebcamDetector(KernelOutputs, StaticView, anywidget.AnyWidget):
     frames_processed = traitlets.Int(0).tag(sync=True)
     kernel_ms = traitlets.Float(0.0).tag(sync=True)
     last_error = traitlets.Unicode("").tag(sync=True)
-    # how each class is shown (kit.vision.labels): the page draws with these, never its own copy
+    # how each class is shown (kit.vision.masks.labels): the page draws with these, never its own copy
     labels = traitlets.Dict({}).tag(sync=True)
 
     @traitlets.validate("detector")
     def _check_detector(self, proposal):
-        if proposal["value"] not in OFFERED:
-            raise traitlets.TraitError(f"detector must be one of {', '.join(OFFERED)}, got {proposal['value']!r:.40}")
+        if proposal["value"] not in DETECTOR_CHOICES:
+            raise traitlets.TraitError(f"detector must be one of {', '.join(DETECTOR_CHOICES)}, got {proposal['value']!r:.40}")
         return proposal["value"]
 
     @traitlets.validate("detectors")
     def _check_detectors(self, proposal):
         value = proposal["value"]
-        if not isinstance(value, list) or not value or any(v not in OFFERED for v in value):
-            raise traitlets.TraitError(f"detectors must be a list drawn from {', '.join(OFFERED)}")
+        if not isinstance(value, list) or not value or any(v not in DETECTOR_CHOICES for v in value):
+            raise traitlets.TraitError(f"detectors must be a list drawn from {', '.join(DETECTOR_CHOICES)}")
         return value
 
     @traitlets.validate("threshold")
@@ -109,9 +109,8 @@ class WebcamDetector(KernelOutputs, StaticView, anywidget.AnyWidget):
 
     def __init__(self, detector: str = DEFAULT_DETECTOR, classifier: str = "default", threshold: float | None = None,
                  min_face: float = LIVE_MIN_FACE, max_width: int = 640, **kwargs):
-        from kit.vision.classifier import MaskClassifier
-
-        from kit.vision.labels import COLOURS_HEX, display_name
+        from kit.vision.masks.classifier import MaskClassifier
+        from kit.vision.masks.labels import COLOURS_HEX, display_name
 
         super().__init__(detector=detector, min_face=min_face, max_width=max_width, **kwargs)
         self._classifier = MaskClassifier(classifier)
@@ -145,7 +144,7 @@ class WebcamDetector(KernelOutputs, StaticView, anywidget.AnyWidget):
 
     def _pipeline_for(self, detector: str):
         """The pipeline of one detector, built once, with the detector's own settings."""
-        from kit.vision.pipeline import MaskDetector
+        from kit.vision.live.pipeline import MaskDetector
 
         if detector not in self._pipelines:
             self._pipelines[detector] = MaskDetector(detector, self._classifier, min_face=self.min_face)
@@ -154,7 +153,7 @@ class WebcamDetector(KernelOutputs, StaticView, anywidget.AnyWidget):
     def tracker(self):
         """People seen in this session (a new one after :meth:`reset`)."""
         if self._tracker is None:
-            from kit.vision.tracking import FaceTracker
+            from kit.vision.live.tracking import FaceTracker
 
             self._tracker = FaceTracker(self._classifier.classes)
         return self._tracker

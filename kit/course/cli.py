@@ -1,8 +1,6 @@
 """``kit course run`` and ``kit serve``: the course and its Voila apps."""
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -72,6 +70,8 @@ def cmd_serve(args) -> int:
 def register(sub) -> None:
     from kit.arguments import whole
 
+    from .runner import DEFAULT_CELL_TIMEOUT_S
+
     course = sub.add_parser("course", help="run the lessons").add_subparsers(dest="action", required=True)
     p = course.add_parser("run", help="execute lessons with papermill into notebooks, HTML and summary.json")
     p.add_argument("--profile", default="quick", help="quick (offline, default) or full (real data)")
@@ -83,7 +83,8 @@ def register(sub) -> None:
     group.add_argument("--workers", type=whole(1, 256), metavar="N", help="run on a local Dask cluster of N workers")
     group.add_argument("--scheduler", metavar="ADDRESS", help="run on an existing Dask scheduler")
     p.add_argument("--lessons-dir", help="folder holding the lessons and profiles.yaml")
-    p.add_argument("--cell-timeout", type=whole(1, 86_400), default=3600, help="seconds one cell may run (default 3600)")
+    p.add_argument("--cell-timeout", type=whole(1, 86_400), default=DEFAULT_CELL_TIMEOUT_S,
+                   help=f"seconds one cell may run (default {DEFAULT_CELL_TIMEOUT_S})")
     p.set_defaults(func=cmd_course_run)
 
     p = sub.add_parser("serve", help="serve the Voila apps (lessons/apps)",

@@ -16,7 +16,8 @@ KEY_PACKAGES = (
     "covid-course-kit", "numpy", "pandas", "scipy", "statsmodels", "pmdarima", "prophet",
     "lmfit", "scikit-learn", "matplotlib", "tensorflow-cpu", "tensorflow", "keras",
     "opencv-python-headless", "mtcnn", "pooch", "dask", "distributed", "papermill",
-    "nbconvert", "jupyterlab", "ipywidgets", "anywidget", "voila",
+    "nbconvert", "jupyterlab", "ipywidgets", "anywidget", "voila", "onnxruntime", "onnx", "norfair-enough",
+    "threadpoolctl",
 )
 
 

@@ -16,7 +16,6 @@ import yaml
 
 from kit.errors import ProfileError
 
-
 PROFILE_KEYS = frozenset({"description", "env", "lessons"})
 
 

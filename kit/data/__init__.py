@@ -9,10 +9,10 @@ from kit.errors import DataValidationError, FetchError, RegistryError, UnsafeArc
 from . import synthetic
 from .catalog import catalog, catalog_table
 from .fetch import cache_dir, cached_path, fetch, is_offline
-from .provenance import reads
-from .registry import Entry, Registry, load_registry
 from .jhu import load_jhu
 from .owid import load_owid
+from .provenance import reads
+from .registry import Entry, Registry, load_registry
 from .tidy import date_window, every_series, find_decreases, read_tidy_csv, repair_decreases, select_series
 from .timeseries import combine_measures, load_timeseries
 

@@ -7,14 +7,12 @@ its folder is a broken or hostile file, not something to repair quietly.
 """
 from __future__ import annotations
 
-import os
-import shutil
 import tarfile
-import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
 from kit.errors import ParameterError, UnsafeArchiveError
+from kit.files import atomic_folder
 
 
 def _check_member(archive: Path, name: str, target: Path) -> None:
@@ -133,9 +131,9 @@ def extract(archive: Path, target: Path, kind: str, max_bytes: float | None = No
     budget = _Budget(Path(archive), max_bytes or limit("KIT_MAX_EXTRACT_BYTES"),
                      max_ratio or limit("KIT_MAX_COMPRESSION"))
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.unpack-", dir=target.parent)).resolve()
-    try:
+    # the cache's own folder: replaced whole, and only once everything was unpacked (kit.files)
+    with atomic_folder(target, owned=lambda folder: True, option="unpack folder") as tmp:
+        tmp = tmp.resolve()
         if kind == "zip":
             try:
                 with zipfile.ZipFile(archive) as zf:
@@ -152,10 +150,4 @@ def extract(archive: Path, target: Path, kind: str, max_bytes: float | None = No
                 raise UnsafeArchiveError(f"{archive.name} is not a valid tar file: {exc}") from None
         else:
             raise ParameterError(f"unknown archive kind {kind!r}")
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-        return target
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    return target

@@ -7,12 +7,11 @@ be missing. ``frame.attrs`` carries ``source``, ``sha256`` and ``measures``.
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-import re
 
 from kit.errors import DataError, DataValidationError, ParameterError  # noqa: F401 (re-exported)
 from kit.files import sha256_of

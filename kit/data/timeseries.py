@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from kit.errors import DataError, FetchError, MissingInputError
+
 from . import synthetic
 from .jhu import detect_layout, load_jhu
 from .owid import load_owid
-from .tidy import read_tidy_csv
-from kit.errors import DataError, FetchError, MissingInputError
+from .tidy import MEASURES, read_tidy_csv
 
 # Registry entries that belong together.
 JHU_SETS = {
@@ -20,14 +21,14 @@ JHU_SETS = {
 
 
 def _measure_from_name(name: str) -> str | None:
-    for m in ("confirmed", "deaths", "recovered"):
+    for m in MEASURES:
         if m in name.lower():
             return m
     return None
 
 
 def load_timeseries(source: str | Path = "synthetic", *, format: str | None = None,
-                    measures: tuple = ("confirmed", "deaths", "recovered"), level: str = "state",
+                    measures: tuple = MEASURES, level: str = "state",
                     fallback: str | None = None) -> pd.DataFrame:
     """Load cumulative COVID counts in the tidy schema.
 
@@ -35,7 +36,7 @@ def load_timeseries(source: str | Path = "synthetic", *, format: str | None = No
     ----------
     source : str, path, or a list of them
         Several sources are merged measure by measure (:func:`combine_measures`: e.g.
-        JHU's confirmed file and its deaths file). One source: ``synthetic`` (offline, :func:`kit.data.synthetic.outbreak`: the course's default
+        JHU's confirmed file and its deaths file). One source: ``synthetic`` (offline, :func:`kit.data.synthetic.shipped_outbreak`: the course's default
         synthetic outbreak, made by :func:`kit.epi.outbreak`), a registry set
         ``jhu_global`` / ``jhu_us``, a registry entry (``jhu_deaths_global``, ``owid_covid``, ...)
         or a CSV file in the JHU, OWID or tidy layout.
@@ -74,7 +75,7 @@ def load_timeseries(source: str | Path = "synthetic", *, format: str | None = No
 
     name = str(source)
     if name == "synthetic":
-        return synthetic.outbreak()
+        return synthetic.shipped_outbreak()
     if name in JHU_SETS:
         layout, entries = JHU_SETS[name]
         paths = {m: fetch(e) for m, e in entries.items() if m in measures}

@@ -5,9 +5,9 @@ fitting with uncertainty and the scenarios the course asks about.
 >>> sim = epi.simulate("seird-icu", population=60e6, r0_start=3.2, r0_end=0.9, x0=60)
 >>> epi.peak(sim)["over_capacity"]   # doctest: +SKIP
 """
-from .demography import country_parameters, icu_probabilities
 from kit.errors import FitError, ParameterError
 
+from .demography import country_parameters, icu_probabilities
 from .fit import FitResult, fit, fit_region
 from .integrate import Simulation, integrate, simulate
 from .models import MODELS, get_model, icu_beds, logistic_r0

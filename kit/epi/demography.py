@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
 from kit.errors import ParameterError
 
 _DATA = Path(__file__).parent / "data"

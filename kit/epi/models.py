@@ -15,6 +15,7 @@ from typing import Callable
 
 import numpy as np
 from numba import njit
+
 from kit.errors import ParameterError
 
 

@@ -16,7 +16,6 @@ test checks that the file is exactly what :func:`outbreak` makes.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -199,12 +198,12 @@ def write_default(path: str | Path = DEFAULT_OUTBREAK) -> Path:
     gzipped CSV and the generating parameters beside it as JSON."""
     import gzip
 
-    from kit.files import atomic_write
+    from kit.files import atomic_write, write_json
 
     frame = outbreak(seed=0)
     path = Path(path)
     csv = frame.to_csv(index=False, date_format="%Y-%m-%d").encode()
     atomic_write(path, gzip.compress(csv, mtime=0))
     meta = {k: v for k, v in frame.attrs.items() if k != "sha256"}
-    atomic_write(path.with_name(path.name.replace(".csv.gz", ".json")), json.dumps(meta, indent=1, sort_keys=True))
+    write_json(path.with_name(path.name.replace(".csv.gz", ".json")), dict(sorted(meta.items())))
     return path

@@ -6,9 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from kit.errors import ParameterError
+
 from .integrate import Simulation, integrate, resolve_parameters, simulate
 from .models import get_model
-from kit.errors import ParameterError
 
 
 def peak(sim: Simulation, compartment: str = "C") -> dict:

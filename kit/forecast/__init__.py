@@ -1,5 +1,5 @@
 """Statistical forecasting: forecasters behind one interface, honest backtests, the
-stationarity toolkit and the EDA the course teaches."""
+stationarity toolkit, and forecasting as the COVID-19 Forecast Hubs did (weekly quantiles, WIS)."""
 from .evaluate import (TRANSFORMS, Comparison, Holdout, RollingOrigin, as_target, compare, compare_many, errors,
                        interval_scores, plot_many, ranking_change)
 from .models import BASELINES, LEVELS, MODEL_CLASSES, Forecaster, SkipModel, make_models

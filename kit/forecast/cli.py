@@ -54,6 +54,9 @@ def _levels(text: str) -> tuple:
 
 def register(sub) -> None:
     from kit.arguments import date, whole
+    from kit.data.tidy import MEASURES
+    from kit.forecast.evaluate import TRANSFORMS
+    from kit.forecast.models import ARIMA_ENGINES, ENGINE_ALIASES
 
     forecast = sub.add_parser("forecast", help="statistical forecasting").add_subparsers(dest="action", required=True)
     p = forecast.add_parser("compare", help="compare forecasters on one series (hold-out or rolling origin)")
@@ -61,19 +64,19 @@ def register(sub) -> None:
     p.add_argument("--format", choices=["jhu", "owid", "tidy"], help="layout of a CSV (detected by default)")
     p.add_argument("--region", required=True)
     p.add_argument("--province")
-    p.add_argument("--target", default="confirmed", choices=["confirmed", "deaths"])
+    p.add_argument("--target", default="confirmed", choices=[m for m in MEASURES if m != "recovered"])
     p.add_argument("--holdout", type=float, help="test on the last FRACTION of the series (default 0.1)")
     p.add_argument("--train-end", type=date, help="test on the days after this date")
     p.add_argument("--horizon", type=whole(1, 3650), help="days to forecast: per fold with --folds, after --train-end, or alone: test on the last DAYS")
     p.add_argument("--folds", type=whole(0, 1000), help="rolling-origin backtest with this many origins")
     p.add_argument("--level", default="80,95", help="prediction-interval levels in %% (default 80,95)")
-    p.add_argument("--transform", default="cumulative", choices=["cumulative", "daily"],
+    p.add_argument("--transform", default=TRANSFORMS[0], choices=list(TRANSFORMS),
                    help="forecast the cumulative counts or daily: the 7-day mean of new counts")
     p.add_argument("--models", default="default", help="default (every model), all, or m1,m2 "
                    "(naive, drift, linear, svr, holt, ar, ma, arima, auto_arima, prophet)")
-    p.add_argument("--engine", default="kit", choices=["kit", "seed"],
-                   help="the ARIMA family: the kit's fast fits (kit) or the seed "
-                        "notebooks' statsmodels and pmdarima (seed)")
+    p.add_argument("--engine", default=ARIMA_ENGINES[0], choices=[*ARIMA_ENGINES, *ENGINE_ALIASES],
+                   help="the ARIMA family: the kit's fast fits (kit) or the seed notebooks' statsmodels and "
+                        "pmdarima (statsmodels; 'seed' is its earlier name)")
     group = p.add_mutually_exclusive_group()
     group.add_argument("--workers", type=whole(1, 256), help="fit models in parallel on a local Dask cluster")
     group.add_argument("--scheduler", help="... or on this Dask scheduler")
@@ -85,9 +88,10 @@ def register(sub) -> None:
 
 def _load_sources(sources: list, format: str | None):
     from kit.data import load_timeseries
+    from kit.forecast.weekly import TARGETS
 
     return load_timeseries(sources if len(sources) > 1 else sources[0], format=format,
-                           measures=("confirmed", "deaths"))
+                           measures=tuple(TARGETS.values()))
 
 
 def _client(args):

@@ -25,7 +25,7 @@ from kit.blas import one_thread
 from kit.errors import ParameterError
 from kit.progress import show_progress
 
-from .models import LEVELS, BASELINES, Forecaster, SkipModel, check_levels, check_series, level_name, make_models
+from .models import BASELINES, LEVELS, Forecaster, SkipModel, check_levels, check_series, level_name, make_models
 
 DEFAULT_HORIZON = 7  # days per backtest fold when no horizon is given
 
@@ -386,7 +386,7 @@ def compare(y: pd.Series, models="default", *, holdout: float | None = None, tra
     level : number or sequence of numbers
         Prediction-interval levels in % (default 80 and 95), each scored by coverage and
         interval score.
-    engine : "kit" or "seed"
+    engine : "kit" or "statsmodels"
         How the ARIMA family is estimated: the kit's engine (exact likelihood up to 150
         points, conditional sum of squares beyond), or the seed notebooks' statsmodels
         and pmdarima (:func:`make_models`).

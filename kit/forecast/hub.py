@@ -28,10 +28,9 @@ from kit.progress import show_progress
 
 from .hub_models import BASELINE, DEFAULT_MODEL, HORIZON, check_model_names, hub_model
 from .models import SkipModel
-from .weekly import (HORIZONS, MIN_WEEKS, TARGETS, WeeklyCounts, check_forecast_date, check_targets,
-                     last_complete_week, mondays, weekly_targets)
-from .wis import COVERAGE_LEVELS, INTERVALS, MEDIAN, QUANTILES, coverage_by_level, relative_wis, \
-    weighted_interval_score
+from .weekly import (MIN_WEEKS, TARGETS, WeeklyCounts, check_forecast_date, check_targets, last_complete_week, mondays,
+                     weekly_targets)
+from .wis import COVERAGE_LEVELS, MEDIAN, QUANTILES, coverage_by_level, relative_wis, weighted_interval_score
 
 COLUMNS = ["forecast_date", "target", "target_end_date", "location", "type", "quantile", "value"]
 TARGET_PATTERN = re.compile(r"^([1-9][0-9]*) wk ahead inc (case|death)$")

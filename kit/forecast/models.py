@@ -34,6 +34,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+
 from kit.errors import DataError, ParameterError
 
 from .params import Estimator
@@ -418,7 +419,16 @@ def _orders(values: bytes, max_lag: int, d: int | None) -> tuple[int, int, int]:
     return (max(sig_p) if sig_p else 0), d, (max(sig_q) if sig_q else 0)
 
 
-ARIMA_ENGINES = ("kit", "seed")  # the kit's fast estimator, or the seed notebooks' libraries
+ARIMA_ENGINES = ("kit", "statsmodels")  # the kit's fast estimator, or the seed notebooks' libraries
+ENGINE_ALIASES = {"seed": "statsmodels"}  # the earlier name ("seed" also means a random seed)
+
+
+def check_engine(engine: str, who: str = "engine") -> str:
+    """An ARIMA engine name (``seed`` is read as ``statsmodels``), else a clear error."""
+    engine = ENGINE_ALIASES.get(engine, engine)
+    if engine not in ARIMA_ENGINES:
+        raise ParameterError(f"{who} must be one of {', '.join(ARIMA_ENGINES)}, got {engine!r}")
+    return engine
 
 
 class _ARIMAFamily(Forecaster):
@@ -427,7 +437,7 @@ class _ARIMAFamily(Forecaster):
     ``engine="kit"`` (default) follows R's auto.arima (:mod:`kit.forecast.arima`): exact
     likelihood up to 150 points, conditional sum of squares beyond (10-30 times faster,
     the same coefficients to about two decimals on the JHU series), bands from the larger
-    of the fitted and the recent innovation variance; ``engine="seed"``: statsmodels'
+    of the fitted and the recent innovation variance; ``engine="statsmodels"``: statsmodels'
     exact state-space likelihood and its textbook bands (pmdarima for auto_arima), as the
     seed notebooks did. Either way a constant (the mean, or the drift of the levels) is
     estimated when d <= 1.
@@ -436,9 +446,7 @@ class _ARIMAFamily(Forecaster):
     min_points = 15
 
     def __init__(self, engine: str = "kit"):
-        if engine not in ARIMA_ENGINES:
-            raise ParameterError(f"{self.name}: engine must be one of {', '.join(ARIMA_ENGINES)}, got {engine!r}")
-        self.engine = engine
+        self.engine = check_engine(engine, f"{self.name}: engine")
 
     def _order(self, y):
         raise NotImplementedError
@@ -498,7 +506,7 @@ class AutoARIMA(_ARIMAFamily):
     p, q <= 5, a constant when d <= 1).
 
     ``engine="kit"`` (default): the kit's search (:func:`kit.forecast.arima.auto_arima`),
-    tens of milliseconds a series; ``engine="seed"``: pmdarima's ``auto_arima`` with the
+    tens of milliseconds a series; ``engine="statsmodels"``: pmdarima's ``auto_arima`` with the
     seed notebook's settings, 2-7 s a series (exact likelihood for every candidate).
     """
 
@@ -584,13 +592,12 @@ def make_models(models="default", engine: str = "kit") -> dict[str, Forecaster]:
     ----------
     models : "default", "all", a comma-separated string or a list of names or Forecaster objects
         ``default`` and ``all``: every model.
-    engine : "kit" or "seed"
+    engine : "kit" or "statsmodels" (``seed``, the earlier name, is accepted)
         How the ARIMA family (ar, ma, arima, auto_arima) is estimated: the kit's engine
         (:mod:`kit.forecast.arima`, default), or statsmodels and pmdarima as in the seed
         notebooks (10-300 times slower on long series).
     """
-    if engine not in ARIMA_ENGINES:
-        raise ParameterError(f"engine must be one of {', '.join(ARIMA_ENGINES)}, got {engine!r}")
+    engine = check_engine(engine)
     if isinstance(models, str):
         if models in ("all", "default"):
             names = list(MODEL_CLASSES)

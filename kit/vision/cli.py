@@ -6,7 +6,8 @@ import sys
 from kit.errors import UsageError
 from kit.files import write_json
 
-from .detectors import DETECTORS, LIVE_MIN_FACE, PHOTO_MIN_FACE, VIDEO_MIN_FACE
+from .faces.boxes import MATCH_IOU
+from .faces.detectors import DEFAULT_DETECTOR, DETECTORS, LIVE_MIN_FACE, PHOTO_MIN_FACE, VIDEO_MIN_FACE
 
 
 def _print_scene_evaluation(ev) -> None:
@@ -31,7 +32,7 @@ def cmd_detect(args) -> int:
     refuse_overwriting_inputs([args.input], {"--out": args.out, "--json": args.json, "--plot": getattr(args, "plot", None)},
                               inside=args.mode not in ("train", "evaluate"))  # those read images/ and annotations/
     if args.mode == "bench":
-        from .bench import benchmark
+        from .live.benchmark import benchmark
 
         result = benchmark(args.input, args.max_frames or 300, stream=args.stream, classifier=args.classifier)
         for name in ("kit", "seed"):
@@ -52,23 +53,23 @@ def cmd_detect(args) -> int:
     if args.mode == "train":
         return _train_detector(args)
     if args.mode == "evaluate":
-        from .classifier import MaskClassifier
-        from .scenes import evaluate_scenes, held_out_scenes
+        from .live.scenes import evaluate_scenes
+        from .masks.classifier import MaskClassifier
 
         classifier = MaskClassifier(args.classifier)
         only = None
         if args.scenes == "held-out":
-            only = held_out_scenes(classifier)
-            if only is None:
-                raise UsageError(f"--scenes held-out: the model card of {args.classifier!r} lists no held-out scenes")
+            from .splits import held_out_scenes
+
+            only = held_out_scenes()
         ev = evaluate_scenes(args.input, detector=args.detector, classifier=classifier, iou=args.iou, only=only,
                              max_images=args.max_frames)
         _print_scene_evaluation(ev)
         if args.json:
             write_json(args.json, ev.to_json())
         return 0
-    from .pipeline import MaskDetector
-    from .streams import check_output, check_source, is_stream, run_detection
+    from .live.pipeline import MaskDetector
+    from .live.streams import check_output, check_source, is_stream, run_detection
 
     check_source(args.input)
     check_output(args.out, args.input)
@@ -77,7 +78,7 @@ def cmd_detect(args) -> int:
     pipeline = MaskDetector(args.detector, args.classifier, threshold=args.threshold, min_face=min_face,
                             margin=args.margin)
     if is_stream(args.input) or args.track:
-        from .tracking import StreamPipeline
+        from .live.tracking import StreamPipeline
 
         pipeline = StreamPipeline(pipeline, detect_every=args.detect_every)
     elif args.detect_every != 1:
@@ -106,11 +107,12 @@ def cmd_detect(args) -> int:
 
 def _train_detector(args) -> int:
     """``kit detect train``: fine-tune CenterFace on a VOC folder's training scenes."""
-    from .detector_training import train_centerface
+    from .live.detector_training import train_centerface
 
     if not args.out:
         raise UsageError("kit detect train needs --out DIR (the folder for the fine-tuned detector)")
-    result = train_centerface(args.input, args.out, held_out=args.held_out, steps=args.steps, seed=args.seed,
+    result = train_centerface(args.input, args.out, held_out=None if args.held_out == "none" else "recorded",
+                              steps=args.steps, seed=args.seed,
                               command=args.command_line, progress=not args.quiet)
     card = result.card
     print(f"scenes: {len(card['split']['train'])} train, {len(card['split']['val'])} validation, "
@@ -127,7 +129,7 @@ def _train_detector(args) -> int:
 
 
 def _open_images(args):
-    from kit.data.images import combine, open_image_set
+    from .imagesets import combine, open_image_set
 
     sets = []
     for source in args.data:
@@ -147,8 +149,8 @@ def _open_images(args):
 def cmd_vision_train(args) -> int:
     from kit.files import check_replaceable, refuse_overwriting_inputs
 
-    from .artifact import is_kit_model_folder
-    from .transfer import Head, TrainConfig, train
+    from .cards import is_kit_model_folder
+    from .masks.training import Head, TrainConfig, train
 
     refuse_overwriting_inputs([d.split("=", 1)[-1] for d in args.data], {"--out": args.out, "--json": args.json})
     check_replaceable(args.out, owned=is_kit_model_folder)  # before the images are read and the hours of training
@@ -190,7 +192,7 @@ def cmd_vision_train(args) -> int:
 
 
 def cmd_vision_evaluate(args) -> int:
-    from .evaluation import evaluate_model
+    from .masks.evaluation import evaluate_model
 
     images = _open_images(args)
     evaluation = evaluate_model(args.model, images, progress=not args.quiet)
@@ -209,8 +211,8 @@ def cmd_vision_evaluate(args) -> int:
 def register(sub) -> None:
     from kit.arguments import number, whole
 
-    from .backbones import BACKBONES
-    from .transfer import CLASS_WEIGHTING, CROPS, TrainConfig
+    from .masks.backbones import BACKBONES
+    from .masks.training import CLASS_WEIGHTING, CROPS, TrainConfig
 
     p = sub.add_parser("detect", help="mask detection on images, folders, videos or a camera")
     p.add_argument("mode", nargs="?", choices=["bench", "evaluate", "train"],
@@ -218,7 +220,7 @@ def register(sub) -> None:
                         "folder; train: fine-tune the CenterFace detector on a VOC folder")
     p.add_argument("--input", required=True, help="image, folder of images, video file or camera:N "
                                                   "(evaluate, train: a VOC folder with images/ and annotations/)")
-    p.add_argument("--detector", default="centerface", metavar="|".join(DETECTORS) + "|DIR",
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, metavar="|".join(DETECTORS) + "|DIR",
                    help="a detector by name, or a folder written by kit detect train (default centerface: the "
                         "kit's fine-tuned CenterFace)")
     p.add_argument("--classifier", default="default",
@@ -232,12 +234,13 @@ def register(sub) -> None:
     p.add_argument("--detect-every", type=whole(1, 1000), default=1, metavar="N",
                    help="video/camera: detect every N-th frame and track the faces in between")
     p.add_argument("--stream", action="store_true", help="bench: also time the stream mode (video or camera only)")
-    p.add_argument("--iou", type=number(0.05, 0.95), default=0.3, help="evaluate: overlap for a detection to count (default 0.3)")
+    p.add_argument("--iou", type=number(0.05, 0.95), default=MATCH_IOU,
+                   help=f"evaluate: overlap for a detection to count (default {MATCH_IOU})")
     p.add_argument("--scenes", choices=["all", "held-out"], default="all",
-                   help="evaluate: every scene, or only the classifier's held-out test scenes (from its model card)")
-    p.add_argument("--held-out", default="default", metavar="MODEL",
-                   help="train: never train on the held-out test scenes of this classifier's card (default: the "
-                        "kit's default classifier, so the whole pipeline is scored on unseen scenes)")
+                   help="evaluate: every scene, or only the recorded held-out scenes (kit/vision/held_out.json)")
+    p.add_argument("--held-out", default="recorded", choices=["recorded", "none"],
+                   help="train: never train on the recorded held-out scenes (kit/vision/held_out.json, the same the "
+                        "classifier never trains on), so the whole pipeline is scored on unseen scenes; none: use all")
     p.add_argument("--steps", type=whole(1, 1_000_000), default=3000, help="train: batches of crops (default 3000)")
     p.add_argument("--seed", type=int, default=0, help="train: seed of the validation split and the crops")
     p.add_argument("--quiet", action="store_true", help="train: no progress bars")

@@ -2,9 +2,9 @@
 
 CenterFace was trained on WIDER FACE; the course's scenes frame faces their own way
 (small, often masked, boxes drawn by other annotators). Fine-tuning on the training scenes
-teaches it both. The network is rebuilt in Keras (:mod:`kit.vision.onnx_keras`), trained
+teaches it both. The network is rebuilt in Keras (:mod:`kit.vision.faces.onnx_keras`), trained
 on random crops of the scenes at the scales the detector serves them (enlarged with
-:func:`~kit.vision.detectors.enlarge_sharp`, as at run time), and written back into the
+:func:`~kit.vision.faces.detectors.enlarge_sharp`, as at run time), and written back into the
 original ONNX file, so serving does not change.
 
 Targets are CenterFace's (stride 4): a Gaussian heat map of face centres (penalty-reduced
@@ -12,14 +12,13 @@ focal loss, as in CenterNet), log sizes and sub-pixel offsets at each centre (L1
 landmark head is left as it was. Batch normalisation keeps its statistics (batches of 8
 crops are too small to re-estimate them).
 
-Scenes are split by scene: the held-out test scenes of a classifier's model card (by
-default the kit's default classifier, so that the whole pipeline is scored on scenes
+Scenes are split by scene: the recorded held-out scenes (:mod:`kit.vision.splits`, the
+same the classifier's protocol holds out, so that the whole pipeline is scored on scenes
 neither model saw), a seeded validation share of the rest for choosing the checkpoint and
 the score threshold, and the remainder for training.
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +27,10 @@ import numpy as np
 import pandas as pd
 
 from kit.errors import DataError, ParameterError
-from kit.files import sha256_of_bytes
+from kit.files import sha256_of_bytes, write_json
 from kit.progress import show_progress
+
+from ..faces.boxes import MATCH_IOU
 
 STRIDE = 4
 THRESHOLDS = (0.30, 0.35, 0.40, 0.45, 0.50)  # candidate score thresholds, chosen on validation scenes
@@ -89,7 +90,7 @@ def random_crop(image_bgr: np.ndarray, boxes: np.ndarray, rng, size: int, scales
     mirrored and lit; and the boxes in its pixels."""
     import cv2
 
-    from .detectors import enlarge_sharp
+    from ..faces.detectors import enlarge_sharp
 
     h, w = image_bgr.shape[:2]
     scale = float(np.exp(rng.uniform(np.log(scales[0]), np.log(scales[1]))))
@@ -141,9 +142,9 @@ def split_scenes(stems, held_out, val_fraction: float = 0.15, seed: int = 0) -> 
     return train, val, test
 
 
-def score_detector(detector, scenes: list[tuple[np.ndarray, np.ndarray]], iou: float = 0.3) -> dict:
+def score_detector(detector, scenes: list[tuple[np.ndarray, np.ndarray]], iou: float = MATCH_IOU) -> dict:
     """Recall and false positives per image of a detector over ``(frame, boxes)`` scenes."""
-    from .boxes import match_boxes
+    from ..faces.boxes import match_boxes
 
     found = faces = false_pos = 0
     for frame, truth in scenes:
@@ -167,7 +168,7 @@ def choose_threshold(detector_for, scenes, thresholds=THRESHOLDS, max_fp: float 
     return {"threshold": best, **rows[best], "table": {str(t): rows[t] for t in thresholds}}
 
 
-def train_centerface(scenes, out, held_out="default", steps: int = 3000, batch_size: int = 8, crop: int = 256,
+def train_centerface(scenes, out, held_out="recorded", steps: int = 3000, batch_size: int = 8, crop: int = 256,
                      learning_rate: float = 1e-4, val_fraction: float = 0.15, eval_every: int = 500,
                      seed: int = 0, base=None, command: str | None = None, progress: bool = True) -> DetectorTraining:
     """Fine-tune CenterFace on the scenes of a VOC folder; write ``out/centerface.onnx`` and
@@ -177,8 +178,9 @@ def train_centerface(scenes, out, held_out="default", steps: int = 3000, batch_s
     ----------
     scenes : path
         A PASCAL-VOC folder (``images/`` + ``annotations/``).
-    held_out : "default", a classifier model, or a list of scene stems
-        Scenes never trained on nor used for choosing (the test scenes of that model's card).
+    held_out : "recorded" (default, also "default"), a list of scene stems, or None
+        Scenes never trained on nor used for choosing: the recorded held-out scenes
+        (:mod:`kit.vision.splits`), the ones given, or none.
     steps, batch_size, crop, learning_rate
         Adam with a cosine decay to zero over ``steps`` batches of ``crop``-pixel crops.
     eval_every : int
@@ -187,16 +189,17 @@ def train_centerface(scenes, out, held_out="default", steps: int = 3000, batch_s
     from tqdm.auto import tqdm
 
     from kit.data import fetch
-    from kit.data.images import load_voc, read_bgr
+    from kit.data.images import read_bgr
     from kit.files import atomic_folder, check_replaceable, sha256_of
 
-    from .artifact import DETECTOR_FORMAT, is_kit_model_folder
+    from ..cards import DETECTOR_FORMAT, is_kit_model_folder
+    from ..imagesets import load_voc
 
     out = check_replaceable(out, owned=is_kit_model_folder)  # before the training, not after
 
-    from .detectors import CenterFaceDetector, _dynamic_centerface
-    from .onnx_keras import keras_from_onnx, onnx_with_weights
-    from .runtime import import_tensorflow
+    from ..faces.detectors import CenterFaceDetector, _dynamic_centerface
+    from ..faces.onnx_keras import keras_from_onnx, onnx_with_weights
+    from ..runtime import import_tensorflow
 
     for name, value, low, high in (("steps", steps, 1, 1_000_000), ("batch_size", batch_size, 1, 256),
                                    ("crop", crop, 64, 1024), ("eval_every", eval_every, 1, 1_000_000)):
@@ -215,11 +218,13 @@ def train_centerface(scenes, out, held_out="default", steps: int = 3000, batch_s
         by_scene[Path(path).stem] = (path, np.zeros((0, 4)))
     if isinstance(held_out, (list, tuple, set)):
         held = list(held_out)
-    else:
-        from .classifier import MaskClassifier
-        from .scenes import held_out_scenes
+    elif held_out in ("default", "recorded", None):
+        from ..splits import held_out_scenes
 
-        held = held_out_scenes(MaskClassifier(held_out)) or []
+        held = held_out_scenes() if held_out is not None else []
+    else:
+        raise ParameterError(f"held_out must be 'recorded' (the scenes in kit/vision/held_out.json), a list of scene "
+                             f"names or None, got {held_out!r}")
     train, val, test = split_scenes(by_scene, held, val_fraction, seed)
     loaded = {s: (read_bgr(by_scene[s][0]), by_scene[s][1])
               for s in tqdm(train + val, desc="reading scenes", unit="scene", disable=not show_progress(progress),
@@ -295,7 +300,7 @@ def train_centerface(scenes, out, held_out="default", steps: int = 3000, batch_s
                        "thresholds": best["table"]},
         "settings": {"steps": steps, "batch_size": batch_size, "crop": crop, "learning_rate": learning_rate,
                      "val_fraction": val_fraction, "eval_every": eval_every, "seed": seed,
-                     "scales": [0.75, 4.0], "iou": 0.3, "max_false_positives_per_image": MAX_FP_PER_IMAGE},
+                     "scales": [0.75, 4.0], "iou": MATCH_IOU, "max_false_positives_per_image": MAX_FP_PER_IMAGE},
         "split": {"train": train, "val": val, "test": test},
         "data": {"source": str(scenes), "annotations_sha256": _annotations_hash(by_scene)},
         "sha256": sha256_of_bytes(best["model"]),
@@ -305,7 +310,7 @@ def train_centerface(scenes, out, held_out="default", steps: int = 3000, batch_s
     }
     with atomic_folder(out, owned=is_kit_model_folder) as tmp:
         (tmp / model_path.name).write_bytes(best["model"])
-        (tmp / "model.json").write_text(json.dumps(card, indent=1, default=float))
+        write_json(tmp / "model.json", card)
         history.to_csv(tmp / "history.csv", index=False)
         (tmp / "README.md").write_text(detector_card_markdown(card))
     return DetectorTraining(model_path, card, history)
@@ -324,10 +329,10 @@ def detector_card_markdown(card: dict) -> str:
 | | |
 |---|---|
 | network | CenterFace (MobileNetV2 + FPN, stride 4), started from `{card['base']['file']}` (sha256 `{card['base']['sha256'][:16]}…`) |
-| input | RGB 0..255, any size (multiples of 32 after padding), as `kit.vision.detectors.CenterFaceDetector` feeds it |
+| input | RGB 0..255, any size (multiples of 32 after padding), as `kit.vision.faces.detectors.CenterFaceDetector` feeds it |
 | score threshold | {card['threshold']} (highest validation recall within {settings['max_false_positives_per_image']} false positives per image) |
 | training | {settings['steps']} batches of {settings['batch_size']} crops of {settings['crop']} px, scenes scaled {settings['scales'][0]}–{settings['scales'][1]}x, Adam {settings['learning_rate']:g} with cosine decay, seed {settings['seed']} |
-| scenes | {len(split['train'])} train, {len(split['val'])} validation, {len(split['test'])} held out (the default classifier's test scenes: never seen) |
+| scenes | {len(split['train'])} train, {len(split['val'])} validation, {len(split['test'])} held out (the recorded held-out scenes, kit/vision/held_out.json: never seen) |
 | file sha256 | `{card['sha256']}` |
 
 ## Reproduce
@@ -340,7 +345,7 @@ def detector_card_markdown(card: dict) -> str:
 `kit/vision/models/centerface_voc`. TensorFlow on CPU is not bit-exact from run to run, so a
 rerun gives a close, not an identical, model.
 
-## Validation scenes (recall at IoU 0.3, false positives per image)
+## Validation scenes (recall at IoU {MATCH_IOU}, false positives per image)
 
 Released weights: recall {base['recall']:.4f} at threshold {base['threshold']} ({base['false_positives_per_image']:.2f} false positives per image).
 Fine-tuned (step {val['step']}):

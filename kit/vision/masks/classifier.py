@@ -16,19 +16,21 @@ from pathlib import Path
 
 import numpy as np
 
+from kit.data.classes import MASK_CLASSES
 from kit.errors import ModelError
 
-from .artifact import ModelCard, Predictor, load_keras, read_card, to_tflite, write_card
+from ..cards import ModelCard, read_card, write_card
+from .predictor import Predictor, load_keras, to_tflite
 
-REFERENCE_CLASSES = ("with_mask", "without_mask")
+REFERENCE_CLASSES = MASK_CLASSES[:2]  # the seed notebooks' two classes: with_mask, without_mask
 REFERENCE_SIZE = 224
-DEFAULT_MODEL_DIR = Path(__file__).parent / "models" / "mask_default"
+DEFAULT_MODEL_DIR = Path(__file__).parents[1] / "models" / "mask_default"
 NAMED_MODELS = ("default", "reference")
 
 
 def build_reference_keras(h5_path: str | Path):
     """The reference classifier as a Keras 3 model with the HDF5 file's weights."""
-    from .runtime import import_tensorflow
+    from ..runtime import import_tensorflow
 
     import_tensorflow()
     import h5py
@@ -155,7 +157,7 @@ class MaskClassifier:
 
     @classmethod
     def from_training(cls, result) -> "MaskClassifier":
-        """The model of a :class:`~kit.vision.transfer.TrainingResult` still in memory (Keras)."""
+        """The model of a :class:`~kit.vision.masks.training.TrainingResult` still in memory (Keras)."""
         self = cls.__new__(cls)
         self.card = result.card
         self.predictor = Predictor.from_keras(result.model, result.card.input_size, result.card.preprocess)

@@ -144,7 +144,9 @@ class Evaluation:
         """A figure of up to ``n`` misclassified images with true and predicted labels."""
         import matplotlib.pyplot as plt
 
-        from kit.data.images import crop_box, read_rgb, resize_square
+        from kit.data.images import read_rgb
+
+        from ..imagesets import crop_box, resize_square
 
         wrong = self.mistakes().head(n)
         if wrong.empty:
@@ -221,11 +223,11 @@ def evaluate_model(model, images, progress: bool = True) -> Evaluation:
     ----------
     model : "default", "reference", path or TrainingResult
         A named model, a model folder written by ``kit vision train``, or a result of
-        :func:`kit.vision.transfer.train` still in memory.
+        :func:`kit.vision.masks.training.train` still in memory.
     images : ImageSet
     """
-    from .artifact import Predictor
     from .classifier import load_predictor
+    from .predictor import Predictor
 
     if hasattr(model, "card") and hasattr(model, "model"):
         card = model.card

@@ -30,7 +30,7 @@ def keras_from_onnx(model_bytes: bytes, where: str = "ONNX model"):
     import onnx
     from onnx import numpy_helper
 
-    from .runtime import import_tensorflow
+    from ..runtime import import_tensorflow
 
     import_tensorflow()
     import keras

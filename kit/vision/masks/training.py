@@ -28,14 +28,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kit.data.images import ImageSet, split
 from kit.errors import DataError, KitError, ParameterError
 from kit.progress import show_progress
 
-from .artifact import ModelCard, Predictor, network_inputs
+from ..cards import ModelCard
+from ..imagesets import ImageSet, split
+from ..splits import held_out_groups
 from .backbones import build_backbone, get_backbone, resolve_weights
 from .evaluation import Evaluation, error_analysis, evaluate_predictions
 from .features import compiled_augmenter, feature_extractor, lite_worthwhile
+from .predictor import Predictor, network_inputs
 
 
 @dataclass(frozen=True)
@@ -85,14 +87,14 @@ class TrainConfig:
     Attributes
     ----------
     backbone : str
-        A key of :data:`kit.vision.backbones.BACKBONES`.
+        A key of :data:`kit.vision.masks.backbones.BACKBONES`.
     weights : "default", "imagenet", "none" or path
-        See :func:`kit.vision.backbones.resolve_weights`.
+        See :func:`kit.vision.masks.backbones.resolve_weights`.
     img_size : int, optional
         Input side; default the backbone's own (224, or 299 for InceptionV3 and Xception).
     crops : {"detector", "as given"}
         ``detector``: crop every face the way the live detector does
-        (:func:`kit.vision.crops.detector_crops`); ``as given``: the set's own boxes.
+        (:func:`kit.vision.masks.crops.detector_crops`); ``as given``: the set's own boxes.
     margin : float
         Fraction of a box added on each side before cropping; recorded in the model card
         so the live detector crops the same way.
@@ -122,6 +124,9 @@ class TrainConfig:
     grouped : bool
         Keep each group (scene, subject) on one side of the split. Turning it off exists
         for the leakage demonstration; results then overstate accuracy.
+    held_out : bool
+        The recorded held-out scenes and subjects (:mod:`kit.vision.splits`) are the test
+        part of their source, so no run ever trains on them (default).
     seed : int
     quantize : None or "float16"
         Weights of the exported TFLite file.
@@ -147,6 +152,7 @@ class TrainConfig:
     head: Head = field(default_factory=Head)
     fractions: tuple = (0.70, 0.15, 0.15)
     grouped: bool = True
+    held_out: bool = True
     seed: int = 0
     quantize: str | None = None
 
@@ -206,7 +212,7 @@ class TrainingResult:
     split : dict
         ``{"train", "val", "test"}``: the groups of each part.
     model_dir : Path or None
-        Where :func:`kit.vision.export.export` wrote the model, when ``out`` was given.
+        Where :func:`kit.vision.masks.export.export` wrote the model, when ``out`` was given.
     """
 
     backbone: str
@@ -588,8 +594,8 @@ def train(images: ImageSet, backbone: str | None = None, *, config: TrainConfig 
     """
     from kit.files import check_replaceable
 
-    from .artifact import is_kit_model_folder
-    from .runtime import import_tensorflow
+    from ..cards import is_kit_model_folder
+    from ..runtime import import_tensorflow
 
     if out is not None:  # before hours of training, not after
         check_replaceable(out, owned=is_kit_model_folder)
@@ -619,7 +625,8 @@ def train(images: ImageSet, backbone: str | None = None, *, config: TrainConfig 
         _check_images(images, cfg.fractions)
     keras.utils.set_random_seed(cfg.seed)
 
-    train_idx, val_idx, test_idx = split(images, cfg.fractions, seed=cfg.seed, grouped=cfg.grouped)
+    train_idx, val_idx, test_idx = split(images, cfg.fractions, seed=cfg.seed, grouped=cfg.grouped,
+                                         held_out=held_out_groups if cfg.held_out else None)
     groups = images.frame["group"].to_numpy()
     shared = len(set(groups[train_idx]) & set(groups[test_idx]))
     y = images.y

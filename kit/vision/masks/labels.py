@@ -1,11 +1,11 @@
 """How the mask classes are shown and counted: one place for names, colours and compliance.
 
-The class names themselves are a fact of the data (:data:`kit.data.images.MASK_CLASSES`);
+The class names themselves are a fact of the data (:data:`kit.data.classes.MASK_CLASSES`);
 this module says how people see them. A mask worn below the nose is not compliant.
 """
 from __future__ import annotations
 
-from kit.data.images import MASK_CLASSES
+from kit.data.classes import MASK_CLASSES
 
 WITH_MASK, WITHOUT_MASK, INCORRECT = MASK_CLASSES
 

@@ -8,15 +8,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from kit.data.tidy import resolve_region, select_series
-from kit.errors import DataError
+from kit.data.tidy import MEASURES, resolve_region, select_series
+from kit.errors import DataError, ParameterError
 
 
 def national(frame: pd.DataFrame, region: str) -> pd.DataFrame:
     """One region's cumulative counts (provinces summed), indexed by date."""
     region = resolve_region(frame, region)
     rows = frame[frame["region"] == region]
-    cols = {m: select_series(frame, region, m) for m in ("confirmed", "deaths", "recovered") if rows[m].notna().any()}
+    cols = {m: select_series(frame, region, m) for m in MEASURES if rows[m].notna().any()}
     if not cols:
         raise DataError(f"{frame.attrs.get('source', 'the data')} has no counts for {region!r}")
     return pd.DataFrame(cols)
@@ -63,6 +63,31 @@ def growth(cumulative: pd.Series, window: int = 7) -> pd.DataFrame:
     rate = np.log(cumulative.where(cumulative > 0)).diff().rolling(window, min_periods=1).mean()
     doubling = (np.log(2) / rate).where(rate > 0)
     return pd.DataFrame({"growth_factor": factor, "doubling_time_days": doubling})
+
+
+def doubling_time(cumulative: pd.Series, period: str) -> float | None:
+    """Days the count took to double at ``period``'s average growth (e.g. ``"2020-03"``).
+
+    From the first to the last day of ``period`` with a positive count: the days between
+    them times ln 2 over the log of their ratio. None when the count did not grow.
+
+    Raises
+    ------
+    ParameterError
+        When the series has no day in ``period``, naming the days it has.
+    """
+    try:
+        part = cumulative.loc[str(period)]
+    except (KeyError, ValueError, TypeError):
+        part = cumulative.iloc[:0]
+    if not len(part):
+        raise ParameterError(f"no day of {period!r} in the series; it runs from {cumulative.index[0].date()} "
+                             f"to {cumulative.index[-1].date()}" if len(cumulative) else "the series is empty")
+    part = part[part > 0]
+    if len(part) < 2 or part.iloc[-1] <= part.iloc[0]:
+        return None
+    days = (part.index[-1] - part.index[0]).days
+    return float(days * np.log(2) / np.log(part.iloc[-1] / part.iloc[0]))
 
 
 def average_daily_increase(cumulative: pd.DataFrame) -> pd.Series:
@@ -131,7 +156,7 @@ def cluster(frame: pd.DataFrame, region: str | None = None, k: int = 3, seed: in
     return out
 
 
-def plot_overview(cumulative: pd.DataFrame, title: str = "", window: int = 7):
+def plot_counts(cumulative: pd.DataFrame, title: str = "", window: int = 7):
     """Four panels: daily new cases with the moving average, active vs closed,
     growth factor and doubling time, mortality and recovery rates."""
     import matplotlib.pyplot as plt

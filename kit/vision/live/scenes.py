@@ -26,11 +26,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kit.data.images import ImageSet, load_voc, read_bgr
+from kit.data.images import read_bgr
 from kit.errors import DataError, ImageReadError, ParameterError
 from kit.progress import show_progress
 
-from .boxes import iou_matrix, match_boxes
+from ..faces.boxes import MATCH_IOU, iou_matrix, match_boxes
+from ..imagesets import ImageSet, load_voc
 
 
 @dataclass
@@ -80,7 +81,7 @@ class SceneEvaluation:
         default the scenes with the most mistakes."""
         import matplotlib.pyplot as plt
 
-        from .labels import COLOURS_HEX, display_name
+        from ..masks.labels import COLOURS_HEX, display_name
 
         scenes = sorted(self.scenes, key=lambda s: -(s["missed"] + s["wrong"] + s["false_positives"])) if worst \
             else self.scenes
@@ -141,7 +142,7 @@ def _scenes_of(images: ImageSet) -> list[tuple[str, list, list]]:
     return sorted(out, key=lambda item: item[0])
 
 
-def evaluate_scenes(scenes, detector="default", classifier="default", iou: float = 0.3, only=None,
+def evaluate_scenes(scenes, detector="default", classifier="default", iou: float = MATCH_IOU, only=None,
                     max_images: int | None = None, progress: bool = True) -> SceneEvaluation:
     """Run detector and classifier on annotated scenes and score them (see the module).
 
@@ -151,7 +152,7 @@ def evaluate_scenes(scenes, detector="default", classifier="default", iou: float
         A PASCAL-VOC folder (``images/`` + ``annotations/``) or a VOC image set.
     detector : str or detector
         ``default`` (the kit's default for photos) or a name from
-        :data:`kit.vision.detectors.DETECTORS`, or a detector object.
+        :data:`kit.vision.faces.detectors.DETECTORS`, or a detector object.
     classifier : str or MaskClassifier
     iou : float
         Smallest overlap for a detection to count as an annotated face (0.3 suits faces of
@@ -162,8 +163,8 @@ def evaluate_scenes(scenes, detector="default", classifier="default", iou: float
     """
     from tqdm.auto import tqdm
 
-    from .classifier import MaskClassifier
-    from .detectors import DEFAULT_DETECTOR
+    from ..faces.detectors import DEFAULT_DETECTOR
+    from ..masks.classifier import MaskClassifier
     from .pipeline import MaskDetector
 
     if not 0.05 <= float(iou) <= 0.95:
@@ -271,13 +272,6 @@ def evaluate_scenes(scenes, detector="default", classifier="default", iou: float
     )
 
 
-def held_out_scenes(classifier) -> list[str] | None:
-    """The scenes a model's card lists as its held-out test scenes (None if it lists none)."""
-    card = classifier.card if hasattr(classifier, "card") else classifier
-    split = card.extra.get("split") if hasattr(card, "extra") else None
-    return list(split.get("test", [])) if isinstance(split, dict) and split.get("test") else None
-
-
 def example_scene(source="demo", stem: str | None = None):
     """One scene to look at: a frame and its annotated faces ``[(box, label), ...]``.
 
@@ -289,10 +283,10 @@ def example_scene(source="demo", stem: str | None = None):
         The scene's file stem; default the scene with the most annotated faces.
     """
     if str(source) == "demo":
-        from .media import crowd_scene
+        from .demo import crowd_scene
 
         return crowd_scene()
-    from kit.data.images import open_image_set
+    from ..imagesets import open_image_set
 
     images = open_image_set(source, format="voc" if Path(str(source)).is_dir() else "auto", progress=False)
     frame = images.frame

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kit.data.images import crop_box
 from kit.errors import ParameterError
 
-from .detectors import DEFAULT_DETECTOR, as_bgr, make_detector
-from .labels import colour_bgr, display_name
+from ..faces.detectors import DEFAULT_DETECTOR, as_bgr, make_detector
+from ..imagesets import crop_box
+from ..masks.labels import colour_bgr, display_name
 
 
 @dataclass
@@ -57,7 +57,7 @@ class MaskDetector:
     Parameters
     ----------
     detector : str or detector object
-        A name from :data:`kit.vision.detectors.DETECTORS` (default ``centerface``).
+        A name from :data:`kit.vision.faces.detectors.DETECTORS` (default ``centerface``).
     classifier : str or MaskClassifier
         ``default`` (the kit's three-class model), ``reference`` (the seeds' two-class
         model) or a folder exported by ``kit vision train``.
@@ -65,14 +65,14 @@ class MaskDetector:
         Detector score threshold.
     min_face : float, optional
         Smallest face to find in pixels (detectors that scale the frame); see
-        :mod:`kit.vision.detectors`.
+        :mod:`kit.vision.faces.detectors`.
     margin : float, optional
         Crop margin; default: the one in the classifier's model card.
     """
 
     def __init__(self, detector=DEFAULT_DETECTOR, classifier="default", threshold: float | None = None,
                  min_face: float | None = None, margin: float | None = None):
-        from .classifier import MaskClassifier
+        from ..masks.classifier import MaskClassifier
 
         self.detector = make_detector(detector, threshold, min_face) if isinstance(detector, str) else detector
         self.classifier = MaskClassifier(classifier) if isinstance(classifier, str) else classifier

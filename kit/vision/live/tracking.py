@@ -31,7 +31,7 @@ import numpy as np
 
 from kit.errors import MissingDependency, ParameterError
 
-from .labels import is_compliant
+from ..masks.labels import INCORRECT, is_compliant
 from .pipeline import Face, FrameResult
 
 
@@ -75,7 +75,7 @@ def _box_distances(faces: np.ndarray, predicted: np.ndarray) -> np.ndarray:
     """1 - IoU of faces (rows) and tracks' predicted boxes (columns), both ``(n, 4)``. A
     prediction whose corners crossed (a face that shrank while being covered) matches
     nothing; norfair's own IoU would log a warning for it on every frame."""
-    from .boxes import iou_matrix
+    from ..faces.boxes import iou_matrix
 
     predicted = np.asarray(predicted, float)
     collapsed = (predicted[:, 2] <= predicted[:, 0]) | (predicted[:, 3] <= predicted[:, 1])
@@ -245,7 +245,7 @@ def people_statistics(people: list[dict], frames: int) -> dict:
         by_label[label] = by_label.get(label, 0) + 1
     return {"people": len(people), "people_by_label": by_label,
             "compliant_people": compliant, "people_compliance": round(compliant / len(people), 4) if people else None,
-            "incorrect_masks": by_label.get("mask_weared_incorrect", 0), "frames": frames}
+            "incorrect_masks": by_label.get(INCORRECT, 0), "frames": frames}
 
 
 class StreamPipeline:

@@ -21,12 +21,12 @@ import numpy as np
 import pandas as pd
 
 from kit.data.images import IMAGE_SUFFIXES, read_bgr
-from kit.mpl import plain
 from kit.errors import ImageReadError, InputError, MissingInputError, ParameterError
 from kit.limits import check_pixels
+from kit.mpl import plain
 from kit.progress import show_progress
 
-from .labels import COLOURS_HEX, is_compliant
+from ..masks.labels import COLOURS_HEX, is_compliant
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".avi", ".mov", ".mkv", ".webm", ".mjpeg", ".mjpg", ".y4m"})
 WRITABLE_VIDEO = {".mp4": "mp4v", ".avi": "MJPG"}
@@ -217,7 +217,7 @@ def percentiles(ms) -> dict:
 
 def summarise(names: list, results: list, wall_seconds: float, labels) -> DetectionReport:
     """Counts, compliance (a mask worn incorrectly is not compliant), FPS and latency of a
-    list of :class:`~kit.vision.pipeline.FrameResult`."""
+    list of :class:`~kit.vision.live.pipeline.FrameResult`."""
     per_frame, rows = [], []
     by_label = {label: 0 for label in labels}
     for name, result in zip(names, results):
@@ -319,7 +319,7 @@ class _Writer:
 
 def run_detection(source, pipeline, out: str | Path | None = None, max_frames: int | None = None,
                   progress: bool = True) -> DetectionReport:
-    """Process every frame of ``source`` with ``pipeline`` (a :class:`~kit.vision.pipeline.MaskDetector`).
+    """Process every frame of ``source`` with ``pipeline`` (a :class:`~kit.vision.live.pipeline.MaskDetector`).
 
     Parameters
     ----------
@@ -369,8 +369,8 @@ def compare_detectors(frame, names=("centerface", "centerface_wider", "ssd", "ha
     """
     from kit.errors import MissingDependency
 
-    from .classifier import MaskClassifier
-    from .boxes import match_boxes
+    from ..faces.boxes import match_boxes
+    from ..masks.classifier import MaskClassifier
     from .pipeline import MaskDetector, annotate
 
     shared = MaskClassifier(classifier) if isinstance(classifier, str) else classifier

@@ -36,7 +36,7 @@ PHOTO_MIN_FACE = 10.0   # crowd photos: faces down to ~10 px are annotated in th
 VIDEO_MIN_FACE = 20.0   # video files: the frame at its own size (a quarter of a photo's work)
 LIVE_MIN_FACE = 40.0    # a webcam at 640x480: people in front of it are 80-250 px tall
 MIN_INSIDE = 0.4        # a box with less than this share of its area inside the frame is dropped
-CENTERFACE_DEFAULT = Path(__file__).parent / "models" / "centerface_voc"  # written by kit detect train
+CENTERFACE_DEFAULT = Path(__file__).parents[1] / "models" / "centerface_voc"  # written by kit detect train
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class CenterFaceDetector:
 
     def __init__(self, threshold: float | None = None, min_face: float = PHOTO_MIN_FACE, max_pixels: int = 1_310_720,
                  nms_iou: float = 0.3, zoom: bool = True, model="default"):
-        from .runtime import onnx_session
+        from ..runtime import onnx_session
 
         source, self.card = centerface_model(model)
         if threshold is None:
@@ -234,7 +234,7 @@ def centerface_model(model="default") -> tuple:
     if not (onnx_file.is_file() and card_file.is_file()):
         raise ModelError(f"{folder}: not a CenterFace model (expected centerface.onnx and model.json, as written "
                          f"by kit detect train), nor an .onnx file")
-    from .artifact import read_detector_card
+    from ..cards import read_detector_card
 
     return onnx_file, read_detector_card(folder)
 
@@ -261,7 +261,7 @@ def _dynamic_centerface(path) -> bytes:
     key = None if in_memory else str(path)
     if in_memory or key not in _CENTERFACE_CACHE:
         try:
-            import onnx
+            import onnx  # noqa: F401 (is it installed?)
             from onnx.tools.update_model_dims import update_inputs_outputs_dims
         except ImportError:
             raise MissingDependency("the CenterFace detector needs the onnx package: pip install onnx "
@@ -426,7 +426,7 @@ class MTCNNDetector:
     name = "mtcnn"
 
     def __init__(self, threshold: float = 0.9):
-        from .runtime import import_tensorflow
+        from ..runtime import import_tensorflow
 
         import_tensorflow()
         from mtcnn import MTCNN
@@ -448,7 +448,7 @@ class MTCNNDetector:
 DETECTORS = {"centerface": CenterFaceDetector, "centerface_wider": CenterFaceWiderDetector, "yunet": YuNetDetector,
              "ssd": SSDDetector, "haar": HaarDetector, "mtcnn": MTCNNDetector}
 DEFAULT_DETECTOR = "centerface"
-SCALING = ("centerface", "centerface_wider", "yunet")  # detectors that take min_face
+SCALE_TO_MIN_FACE = ("centerface", "centerface_wider", "yunet")  # detectors that take min_face
 
 
 def make_detector(name: str = DEFAULT_DETECTOR, threshold: float | None = None, min_face: float | None = None):
@@ -464,6 +464,6 @@ def make_detector(name: str = DEFAULT_DETECTOR, threshold: float | None = None, 
         if not 0.0 <= float(threshold) <= 1.0:
             raise ParameterError(f"a detector threshold is a score in 0..1, got {threshold!r}")
         options["threshold"] = float(threshold)
-    if min_face is not None and (trained or name in SCALING):
+    if min_face is not None and (trained or name in SCALE_TO_MIN_FACE):
         options["min_face"] = min_face
     return CenterFaceDetector(**options) if trained else DETECTORS[name](**options)

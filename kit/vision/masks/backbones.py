@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from kit.errors import MissingInputError, ModelError, ParameterError, WeightsUnavailable  # noqa: F401 (re-exported)
+
+from ..preprocessing import PREPROCESS, preprocess  # noqa: F401 (each backbone names its own)
 
 
 @dataclass(frozen=True)
@@ -51,32 +51,6 @@ class Backbone:
         return self.weights_entry is not None
 
 
-def _keras_preprocess(module: str):
-    def apply(batch: np.ndarray) -> np.ndarray:
-        import importlib
-
-        fn = importlib.import_module(f"keras.applications.{module}").preprocess_input
-        return np.asarray(fn(batch))
-
-    apply.__name__ = f"{module}_preprocess_input"
-    return apply
-
-
-def _rescale(batch: np.ndarray) -> np.ndarray:
-    return batch / np.float32(255.0)
-
-
-# Name -> function of a float32 copy (N, H, W, 3) of RGB 0..255 pixels.
-PREPROCESS = {
-    "mobilenet_v2": _keras_preprocess("mobilenet_v2"),   # -1..1
-    "resnet50_v2": _keras_preprocess("resnet_v2"),       # -1..1
-    "vgg19": _keras_preprocess("vgg19"),                 # BGR, ImageNet means subtracted
-    "inception_v3": _keras_preprocess("inception_v3"),   # -1..1
-    "densenet121": _keras_preprocess("densenet"),        # 0..1, ImageNet mean/std
-    "xception": _keras_preprocess("xception"),           # -1..1
-    "rescale": _rescale,                                 # 0..1 (from-scratch networks)
-}
-
 BACKBONES = {b.name: b for b in (
     Backbone("mobilenet_v2", "MobileNetV2", 224, 32, "mobilenet_v2", "MobileNetV2", "imagenet_mobilenet_v2"),
     Backbone("resnet50_v2", "ResNet50V2", 224, 32, "resnet50_v2", "ResNet50V2", "imagenet_resnet50_v2"),
@@ -113,21 +87,6 @@ def backbone_table():
                      "preprocess": spec.preprocess, "weights": spec.weights_entry or "from scratch",
                      "weights_cached": bool(spec.weights_entry and cached_path(spec.weights_entry))})
     return pd.DataFrame(rows)
-
-
-def preprocess(batch, name: str) -> np.ndarray:
-    """Apply the named preprocessing to RGB 0..255 pixels, on a float32 copy.
-
-    Parameters
-    ----------
-    batch : array (N, H, W, 3) or (H, W, 3)
-        RGB pixels 0..255 (uint8 or float); never modified.
-    name : str
-        A key of :data:`PREPROCESS` (a backbone's ``preprocess``).
-    """
-    if name not in PREPROCESS:
-        raise ParameterError(f"unknown preprocessing {name!r}; known: {', '.join(PREPROCESS)}")
-    return PREPROCESS[name](np.array(batch, dtype=np.float32, copy=True))
 
 
 def _scratch_network(spec: Backbone, size: int):
@@ -202,7 +161,7 @@ def build_backbone(spec: str | Backbone, size: int | None = None, weights="defau
         Input ``(size, size, 3)`` of *preprocessed* pixels (see :func:`preprocess`),
         output a feature map.
     """
-    from .runtime import import_tensorflow
+    from ..runtime import import_tensorflow
 
     import_tensorflow()
     import keras

@@ -26,12 +26,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from kit.data.images import ImageSet, read_bgr
+from kit.data.images import read_bgr
 from kit.errors import ImageReadError
-from kit.files import atomic_write
+from kit.files import write_json
 from kit.progress import show_progress
 
-from .boxes import match_boxes
+from ..faces.boxes import match_boxes
+from ..imagesets import ImageSet
+
 DOMINANT = 2.0  # the largest face must be this many times the next one to speak for a whole image
 
 
@@ -68,7 +70,7 @@ class DetectionCache:
 
     def save(self) -> None:
         if self._dirty:
-            atomic_write(self.path, json.dumps(self._data))
+            write_json(self.path, self._data, indent=None)
             self._dirty = False
 
 
@@ -92,7 +94,7 @@ def detector_crops(images: ImageSet, detector="default", progress: bool = True, 
     ----------
     images : ImageSet
     detector : str or detector
-        A name from :data:`kit.vision.detectors.DETECTORS` (``default``: the kit's default,
+        A name from :data:`kit.vision.faces.detectors.DETECTORS` (``default``: the kit's default,
         looking for photo-sized faces) or a detector object.
 
     Returns
@@ -104,7 +106,7 @@ def detector_crops(images: ImageSet, detector="default", progress: bool = True, 
     """
     from tqdm.auto import tqdm
 
-    from .detectors import DEFAULT_DETECTOR, make_detector
+    from ..faces.detectors import DEFAULT_DETECTOR, make_detector
 
     if isinstance(detector, str):
         detector = make_detector(DEFAULT_DETECTOR if detector == "default" else detector)

@@ -16,6 +16,8 @@ import numpy as np
 
 from kit.errors import ParameterError
 
+from ..masks.labels import WITH_MASK, WITHOUT_MASK
+
 FACE_BOX = (150, 30, 330, 250)  # x1, y1, x2, y2 of the face in the 512x512 sample
 # Where the face itself is inside a sample_face() crop (fractions; measured with CenterFace).
 FACE_IN_CROP = (0.15, 0.10, 0.68, 0.72)
@@ -196,7 +198,7 @@ def crowd_scene(n: int = 14, width: int = 800, height: int = 520, sizes=(18, 110
 
         frame[y:y + size, x:x + size] = cv2.resize(faces[masked], (size, size), interpolation=cv2.INTER_AREA)
         boxes.append(box)
-        truth.append((face_box(x, y, size), "with_mask" if masked else "without_mask"))
+        truth.append((face_box(x, y, size), WITH_MASK if masked else WITHOUT_MASK))
     return frame, truth
 
 

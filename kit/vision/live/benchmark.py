@@ -20,21 +20,22 @@ import numpy as np
 from kit.errors import InputError, ParameterError
 from kit.progress import show_progress
 
-from .boxes import match_boxes
-from .detectors import LIVE_MIN_FACE, SSDDetector
+from ..faces.boxes import MATCH_IOU, match_boxes
+from ..faces.detectors import LIVE_MIN_FACE, SSDDetector
 from .pipeline import Face, FrameResult, MaskDetector, crop
 from .streams import is_stream, iter_frames, percentiles
 
 STAGES = ("decode_ms", "detect_ms", "crop_ms", "classify_ms")
 
 
-class SeedStylePipeline:
-    """SSD 300x300 every frame + Keras ``model.predict`` of each face at 224 px."""
+class ReferencePipeline:
+    """The seed notebooks' pipeline, as they ran it: SSD 300x300 every frame + the reference
+    classifier's Keras ``model.predict`` on each face at 224 px."""
 
     def __init__(self):
         from kit.data import fetch
 
-        from .classifier import REFERENCE_CLASSES, build_reference_keras
+        from ..masks.classifier import REFERENCE_CLASSES, build_reference_keras
 
         self.detector = SSDDetector()
         self.model = build_reference_keras(fetch("mask_classifier_reference", progress=False))
@@ -43,7 +44,7 @@ class SeedStylePipeline:
     def process(self, frame) -> FrameResult:
         import cv2
 
-        from .backbones import preprocess
+        from ..preprocessing import preprocess
 
         t0 = time.perf_counter()
         dets = self.detector.detect(frame)
@@ -68,7 +69,7 @@ def live_pipeline(classifier="default") -> MaskDetector:
     return MaskDetector(min_face=LIVE_MIN_FACE, classifier=classifier)
 
 
-def agreement(ours: list[FrameResult], seed: list[FrameResult], min_iou: float = 0.3) -> dict:
+def agreement(ours: list[FrameResult], seed: list[FrameResult], min_iou: float = MATCH_IOU) -> dict:
     """How often the two pipelines see the same faces with the same labels."""
     matched = same_label = seed_faces = our_faces = 0
     for a, b in zip(ours, seed):
@@ -125,7 +126,7 @@ def benchmark(source, max_frames: int | None = 300, stream: bool = False, classi
         raise InputError(f"{source}: no frames")
     encoded = [cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes() for f in frames]
     ours = live_pipeline(classifier)
-    seed = SeedStylePipeline()
+    seed = ReferencePipeline()
     ours.process(frames[0])  # warm up both (interpreters, graph tracing)
     seed.process(frames[0])
     kit_results, kit_stats = _timed(ours.process, encoded)

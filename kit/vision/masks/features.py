@@ -1,7 +1,7 @@
 """Augmentation, and the frozen backbone as a cached feature extractor.
 
 The frozen-base fast path runs the backbone (and the head's parameter-free pooling)
-once per image and per augmented copy through a :class:`~kit.vision.artifact.Predictor`
+once per image and per augmented copy through a :class:`~kit.vision.masks.predictor.Predictor`
 and keeps the result; the head then trains on those features in seconds. Augmentation
 works on raw 0..255 pixels, before the backbone's preprocessing (applied once, by the
 predictor).
@@ -12,8 +12,8 @@ import warnings
 
 from kit.progress import show_progress
 
-from .artifact import Predictor, to_tflite
-from .runtime import import_tensorflow
+from ..runtime import import_tensorflow
+from .predictor import Predictor, to_tflite
 
 # The course's augmentation (ImageDataGenerator settings of the seed notebooks).
 AUGMENTATION = {"rotation_deg": 20.0, "zoom": 0.15, "shift": 0.2, "horizontal_flip": True}

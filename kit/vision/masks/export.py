@@ -13,11 +13,12 @@ from pathlib import Path
 
 from kit.files import atomic_folder, sha256_of, write_json
 
-from .artifact import card_markdown, is_kit_model_folder, to_tflite, write_card
+from ..cards import card_markdown, is_kit_model_folder, write_card
+from .predictor import to_tflite
 
 
 def export(result, out: str | Path, tflite: bool = True, quantize: str | None = None) -> Path:
-    """Write a :class:`~kit.vision.transfer.TrainingResult`'s model folder (atomically).
+    """Write a :class:`~kit.vision.masks.training.TrainingResult`'s model folder (atomically).
 
     Parameters
     ----------
