@@ -36,6 +36,19 @@ def cmd_course_run(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_course_grade(args) -> int:
+    from .grading import grade
+
+    table = grade(args.submissions, args.lesson, out=args.out, timeout=args.timeout, memory_gb=args.memory,
+                  workers=args.workers, lessons_dir=args.lessons_dir)
+    runs = table.drop_duplicates(["student", "lesson"])
+    failed = runs["run_status"].str.startswith("failed").sum()
+    print(f"{table['student'].nunique()} student(s), {len(runs)} notebook(s), {len(table)} exercise rows: "
+          f"{int(table['points'].sum())} right; {failed} run(s) failed (reasons in the CSV).")
+    print(f"Grades: {args.out} and {Path(args.out).with_suffix('.html')}")
+    return 0
+
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -70,11 +83,12 @@ def cmd_serve(args) -> int:
 def register(sub) -> None:
     from kit.arguments import whole
 
+    from .grading import DEFAULT_MEMORY_GB, DEFAULT_TIMEOUT_S
     from .runner import DEFAULT_CELL_TIMEOUT_S
 
     course = sub.add_parser("course", help="run the lessons").add_subparsers(dest="action", required=True)
     p = course.add_parser("run", help="execute lessons with papermill into notebooks, HTML and summary.json")
-    p.add_argument("--profile", default="quick", help="quick (offline, default) or full (real data)")
+    p.add_argument("--profile", default="quick", help="quick (offline, default), solved (quick, exercises filled by their solutions) or full (real data)")
     p.add_argument("--lesson", action="append", metavar="NAME", help="run only this lesson (repeatable)")
     p.add_argument("--out", default="build", help="output folder (default: build)")
     p.add_argument("-p", "--param", action="append", default=[], metavar="KEY=VALUE",
@@ -86,6 +100,21 @@ def register(sub) -> None:
     p.add_argument("--cell-timeout", type=whole(1, 86_400), default=DEFAULT_CELL_TIMEOUT_S,
                    help=f"seconds one cell may run (default {DEFAULT_CELL_TIMEOUT_S})")
     p.set_defaults(func=cmd_course_run)
+
+    p = course.add_parser("grade", help="run students' notebooks headless and grade every exercise (CSV + HTML)",
+                          description="Run each submitted notebook (SUBMISSIONS/<student>/<lesson>.ipynb) in a "
+                                      "fresh kernel under time, CPU, memory and file-size limits, offline, and "
+                                      "record every exercise check. Students' code is untrusted: see SECURITY.md.")
+    p.add_argument("submissions", help="folder of submissions: <student>/<lesson>.ipynb")
+    p.add_argument("--lesson", action="append", metavar="NAME", help="grade only this lesson (repeatable)")
+    p.add_argument("--out", default="grades.csv", help="the CSV to write (an HTML summary goes beside it)")
+    p.add_argument("--timeout", type=whole(10, 86_400), default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
+                   help=f"time limit per notebook (default {DEFAULT_TIMEOUT_S})")
+    p.add_argument("--memory", type=float, default=DEFAULT_MEMORY_GB, metavar="GB",
+                   help=f"memory (address space) limit per notebook run (default {DEFAULT_MEMORY_GB:g})")
+    p.add_argument("--workers", type=whole(1, 64), default=1, metavar="N", help="notebooks run at once (default 1)")
+    p.add_argument("--lessons-dir", help="folder holding the lessons")
+    p.set_defaults(func=cmd_course_grade)
 
     p = sub.add_parser("serve", help="serve the Voila apps (lessons/apps)",
                        description="Serve the Voila apps offline. On this machine: kit serve (then open "

@@ -16,7 +16,7 @@ import yaml
 
 from kit.errors import ProfileError
 
-PROFILE_KEYS = frozenset({"description", "env", "lessons"})
+PROFILE_KEYS = frozenset({"description", "env", "lessons", "parameters"})
 
 
 @dataclass(frozen=True)
@@ -25,9 +25,10 @@ class Profile:
     description: str
     env: dict = field(default_factory=dict)
     lessons: dict = field(default_factory=dict)
+    parameters: dict = field(default_factory=dict)  # for every lesson, before the lesson's own
 
     def parameters_for(self, lesson: str) -> dict:
-        return dict(self.lessons.get(lesson) or {})
+        return {**self.parameters, **(self.lessons.get(lesson) or {})}
 
 
 def load_profiles(path: Path) -> dict[str, Profile]:
@@ -54,10 +55,11 @@ def load_profiles(path: Path) -> dict[str, Profile]:
                      if difflib.get_close_matches(k, PROFILE_KEYS, n=1) else repr(k) for k in unknown]
             raise ProfileError(f"{path}: profile {name!r} has unknown key(s) {', '.join(hints)}; "
                                f"a profile has {', '.join(sorted(PROFILE_KEYS))}")
-        if not isinstance(body.get("lessons") or {}, dict) or not isinstance(body.get("env") or {}, dict):
-            raise ProfileError(f"{path}: profile {name!r}: 'lessons' and 'env' must be mappings")
+        if not all(isinstance(body.get(key) or {}, dict) for key in ("lessons", "env", "parameters")):
+            raise ProfileError(f"{path}: profile {name!r}: 'lessons', 'env' and 'parameters' must be mappings")
         env = {str(k): str(v) for k, v in (body.get("env") or {}).items()}
-        out[name] = Profile(name, str(body.get("description", "")), env, dict(body.get("lessons") or {}))
+        out[name] = Profile(name, str(body.get("description", "")), env, dict(body.get("lessons") or {}),
+                            {str(k): v for k, v in (body.get("parameters") or {}).items()})
     return out
 
 
