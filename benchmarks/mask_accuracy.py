@@ -15,7 +15,13 @@ faces, end to end, false positives per image, per class recall / precision / AP@
 Then the close-ups: the default classifier on the held-out RWMFD subjects (real masks),
 and the reference classifier on the same crops.
 
-    python benchmarks/mask_accuracy.py [--data ../shared/data/masks] [--json out.json]
+Then every source on its own (``kit.vision.live.scenes.source_table``): the held-out VOC
+scenes and, when ``ilc_eval`` is there, the scenes of another source that the kit keeps for
+evaluation only (nothing is trained or chosen on them): recall, label accuracy, end to end,
+false positives per image and each class's label accuracy, with the confusion of found
+faces; ``--gallery DIR`` saves the mislabelled faces of each source as a picture.
+
+    python benchmarks/mask_accuracy.py [--data ../shared/data/masks] [--json out.json] [--gallery DIR]
 """
 from __future__ import annotations
 
@@ -50,6 +56,7 @@ def main():
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--model", default="default")
     parser.add_argument("--json", help="write both rows and the close-up figures here")
+    parser.add_argument("--gallery", help="a folder for the pictures of mislabelled faces, one per source")
     args = parser.parse_args()
     data = Path(args.data)
     if not (data / "voc").is_dir():
@@ -57,7 +64,7 @@ def main():
     kit_classifier = MaskClassifier(args.model)
     scenes = held_out("voc")
     print(f"{len(scenes)} recorded held-out VOC scenes (kit/vision/held_out.json)")
-    rows, full = [], {}
+    rows, full, evaluations = [], {}, {}
     for name, detector, classifier in (("seed: ssd + reference", "ssd", "reference"),
                                        ("kit, released CenterFace", "centerface_wider", kit_classifier),
                                        ("kit: centerface + default", "centerface", kit_classifier)):
@@ -65,6 +72,7 @@ def main():
         ev = evaluate_scenes(data / "voc", detector=detector, classifier=classifier, only=scenes)
         rows.append(scene_row(name, ev))
         full[name] = ev.to_json()
+        evaluations[name] = ev
         print(f"  {name}: {time.perf_counter() - start:.0f} s")
     table = pd.DataFrame(rows).set_index("pipeline").T
     with pd.option_context("display.width", 160, "display.max_rows", 100):
@@ -83,10 +91,26 @@ def main():
             closeups[model] = {"images": len(ev.y_true), "accuracy": round(ev.accuracy, 4), "note": ev.note}
             print(f"held-out RWMFD subjects ({len(subjects)} subjects, {len(ev.y_true)} faces): {model} accuracy "
                   f"{ev.accuracy:.4f}")
+    from kit.vision.live.scenes import source_table
+
+    sources = {"voc (held-out scenes)": evaluations["kit: centerface + default"]}
+    if (data / "ilc_eval").is_dir():  # evaluation only: never trained or chosen on
+        sources["ilc_eval (evaluation only)"] = evaluate_scenes(data / "ilc_eval", detector="centerface",
+                                                                classifier=kit_classifier)
+    print("\nThe kit's default, source by source:")
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(source_table(sources).T.to_string())
+    for name, ev in sources.items():
+        print(f"\n{name}: confusion of found faces (rows annotated, columns predicted)\n{ev.confusion.to_string()}")
+        if args.gallery:
+            Path(args.gallery).mkdir(parents=True, exist_ok=True)
+            ev.mistakes(n=8).savefig(Path(args.gallery) / f"mistakes_{name.split()[0]}.png", dpi=110,
+                                     bbox_inches="tight")
     if args.json:
         from kit.files import write_json
 
-        write_json(args.json, {"scenes": full, "closeups": closeups, "held_out_scenes": len(scenes)})
+        write_json(args.json, {"scenes": full, "closeups": closeups, "held_out_scenes": len(scenes),
+                               "sources": {name: ev.to_json() for name, ev in sources.items()}})
 
 
 if __name__ == "__main__":

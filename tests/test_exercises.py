@@ -337,3 +337,9 @@ def test_progress_widget_counts_what_is_done(own_progress):
     widget.refresh_button.click()
     assert f"1 of {total} exercises done" in widget.label.value and widget.bar.value == 1
     assert "1 of 3" in widget.static_html()
+
+
+def test_feedback_shows_an_answer_as_text_never_as_markup():
+    q = core.ChoiceExercise("00.c", "c", "x", 'x = "a"', options={"a": "right", "b": "wrong"}, right="a")
+    shown = q.check("<img src=x onerror=alert(1)>")._repr_html_()
+    assert "<img" not in shown and "&lt;img" in shown and "<code>" not in shown.split("—", 1)[0]

@@ -4,6 +4,7 @@ figure of the JSON contract is checked by hand. Then the real CLI on a generated
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -92,10 +93,13 @@ def test_scene_figures_match_a_hand_count(voc, monkeypatch):
     assert out["end_to_end"] == 0.5                 # 2 of 4 annotated faces found and right
     assert out["false_positives_per_image"] == 0.5  # one unmatched detection over two scenes
     per = out["per_class"]
-    assert per["with_mask"] == {"n": 2, "recall": 1.0, "precision": round(2 / 3, 4), "ap50": 1.0}
+    assert per["with_mask"] == {"n": 2, "found": 2, "label_accuracy": 1.0, "recall": 1.0,
+                                "precision": round(2 / 3, 4), "ap50": 1.0}
     assert per["without_mask"]["n"] == 1 and per["without_mask"]["recall"] == 0.0
     assert per["without_mask"]["precision"] == 0.0  # its one "without_mask" box is the unannotated face
-    assert per["mask_weared_incorrect"] == {"n": 1, "recall": 0.0, "precision": None, "ap50": 0.0}
+    assert per["without_mask"]["found"] == 1 and per["without_mask"]["label_accuracy"] == 0.0  # called with_mask
+    assert per["mask_weared_incorrect"] == {"n": 1, "found": 0, "label_accuracy": None, "recall": 0.0,
+                                            "precision": None, "ap50": 0.0}
     confusion = dict(zip(out["confusion"]["rows"], out["confusion"]["counts"]))
     assert out["confusion"]["columns"] == list(CLASSES)
     assert confusion["with_mask"] == [0, 2, 0] and confusion["without_mask"] == [0, 1, 0]
@@ -105,6 +109,14 @@ def test_scene_figures_match_a_hand_count(voc, monkeypatch):
     only_b = evaluate_scenes(voc, detector=detector, classifier=StubClassifier(detector), only=["voc:b"],
                              progress=False)
     assert only_b.images == 1 and only_b.recall == 1.0
+    # one source against another, and the faces that got a wrong label
+    from kit.vision.live.scenes import source_table
+
+    table = source_table({"all": ev, "b only": only_b})
+    assert list(table.index) == ["all", "b only"] and table.loc["all", "labels right: without_mask"] == 0.0
+    assert table.loc["b only", "end to end"] == 1.0
+    fig = ev.mistakes(n=3)
+    assert fig.axes[0].get_title() == "No Mask → Mask (0.90)"  # annotated → said (probability)
 
 
 def test_average_precision_follows_pascal_voc():
@@ -127,7 +139,22 @@ def test_cli_detect_evaluate_contract(voc, tmp_path):
             "per_class", "confusion", "fps"} <= set(payload)
     assert payload["images"] == 2 and payload["faces"] == 4 and payload["detector"] == "centerface"
     assert set(payload["per_class"]) == set(CLASSES)
-    assert all(set(v) == {"n", "recall", "precision", "ap50"} for v in payload["per_class"].values())
+    assert all(set(v) == {"n", "found", "label_accuracy", "recall", "precision", "ap50"}
+               for v in payload["per_class"].values())
+    # several sources: each reported, then one table across them
+    other = tmp_path / "other_source"
+    shutil.copytree(voc, other)
+    both = subprocess.run([sys.executable, "-m", "kit", "detect", "evaluate", "--input", str(voc), "--input",
+                           str(other), "--json", str(out)], capture_output=True, text=True)
+    assert both.returncode == 0, both.stderr
+    assert "== every source ==" in both.stdout and "labels right: with_mask" in both.stdout
+    assert set(json.loads(out.read_text())["sources"]) == {"voc", "other_source"}
+    held = subprocess.run([sys.executable, "-m", "kit", "detect", "evaluate", "--input", str(other), "--scenes",
+                           "held-out"], capture_output=True, text=True)
+    assert held.returncode == 0 and "no recorded held-out scenes" in held.stderr
+    once = subprocess.run([sys.executable, "-m", "kit", "detect", "--input", str(voc), "--input", str(voc)],
+                          capture_output=True, text=True)
+    assert once.returncode == 2 and "only evaluate takes several" in once.stderr
     bad = subprocess.run([sys.executable, "-m", "kit", "detect", "evaluate", "--input", str(tmp_path / "nope")],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "images/ and annotations/" in bad.stderr and "Traceback" not in bad.stderr

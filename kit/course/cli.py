@@ -81,7 +81,7 @@ def cmd_serve(args) -> int:
 
 
 def register(sub) -> None:
-    from kit.arguments import whole
+    from kit.arguments import number, whole
 
     from .grading import DEFAULT_MEMORY_GB, DEFAULT_TIMEOUT_S
     from .runner import DEFAULT_CELL_TIMEOUT_S
@@ -110,7 +110,7 @@ def register(sub) -> None:
     p.add_argument("--out", default="grades.csv", help="the CSV to write (an HTML summary goes beside it)")
     p.add_argument("--timeout", type=whole(10, 86_400), default=DEFAULT_TIMEOUT_S, metavar="SECONDS",
                    help=f"time limit per notebook (default {DEFAULT_TIMEOUT_S})")
-    p.add_argument("--memory", type=float, default=DEFAULT_MEMORY_GB, metavar="GB",
+    p.add_argument("--memory", type=number(0.5, 1024), default=DEFAULT_MEMORY_GB, metavar="GB",
                    help=f"memory (address space) limit per notebook run (default {DEFAULT_MEMORY_GB:g})")
     p.add_argument("--workers", type=whole(1, 64), default=1, metavar="N", help="notebooks run at once (default 1)")
     p.add_argument("--lessons-dir", help="folder holding the lessons")

@@ -17,7 +17,7 @@ KEY_PACKAGES = (
     "lmfit", "scikit-learn", "matplotlib", "tensorflow-cpu", "tensorflow", "keras",
     "opencv-python-headless", "mtcnn", "pooch", "dask", "distributed", "papermill",
     "nbconvert", "jupyterlab", "ipywidgets", "anywidget", "voila", "onnxruntime", "onnx", "norfair-enough",
-    "threadpoolctl",
+    "threadpoolctl", "psutil", "platformdirs",
 )
 
 

@@ -369,11 +369,12 @@ def summary_html(table: pd.DataFrame) -> str:
     """Points per student and lesson, the pass rate per exercise and the runs that failed."""
     e = html.escape
     points = table.pivot_table(index="student", columns="lesson", values="points", aggfunc="sum", fill_value=0)
-    totals = table.groupby("lesson")["exercise"].nunique()
-    head = "".join(f"<th>{e(str(c))}</th>" for c in points.columns)
-    body = "".join("<tr><td>" + e(str(s)) + "</td>" + "".join(f"<td>{int(v)} / {int(totals[c])}</td>"
-                                                               for c, v in row.items()) + "</tr>"
-                   for s, row in points.iterrows())
+    totals = table[table["exercise"] != ""].groupby("lesson")["exercise"].nunique()
+    head = "".join(f"<th>{e(str(c))}</th>" for c in points.columns) + "<th>total</th>"
+    most = int(sum(totals.get(c, 0) for c in points.columns))
+    body = "".join("<tr><td>" + e(str(s)) + "</td>" + "".join(f"<td>{int(v)} / {int(totals.get(c, 0))}</td>"
+                                                               for c, v in row.items())
+                   + f"<td><b>{int(row.sum())} / {most}</b></td></tr>" for s, row in points.iterrows())
     rates = table.groupby(["exercise", "title"])["points"].mean().reset_index()
     rate_rows = "".join(f"<tr><td>{e(r.exercise)}</td><td>{e(r.title)}</td><td>{r.points:.0%}</td></tr>"
                         for r in rates.itertuples())

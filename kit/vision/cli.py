@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from kit.errors import UsageError
 from kit.files import write_json
@@ -26,10 +27,50 @@ def _print_scene_evaluation(ev) -> None:
         print(f"note: {count} {note}", file=sys.stderr)
 
 
+def _evaluate_sources(args, inputs: list) -> int:
+    """``kit detect evaluate``: each --input (a source) on its own, then one table across them."""
+    from .live.scenes import evaluate_scenes, source_table
+    from .masks.classifier import MaskClassifier
+    from .splits import held_out_groups
+
+    classifier = MaskClassifier(args.classifier)
+    results = {}
+    for source in inputs:
+        name = Path(source).name or str(source)
+        if name in results:  # two folders of the same name: told apart by their paths
+            name = str(source)
+        only = None
+        if args.scenes == "held-out":
+            only = sorted(held_out_groups(name))
+            if not only:
+                print(f"note: {name}: no recorded held-out scenes (kit/vision/held_out.json); every scene is "
+                      f"scored, and none of them was used for training or choosing", file=sys.stderr)
+                only = None
+        if len(inputs) > 1:
+            print(f"== {name} ==")
+        ev = evaluate_scenes(source, detector=args.detector, classifier=classifier, iou=args.iou, only=only,
+                             max_images=args.max_frames)
+        _print_scene_evaluation(ev)
+        results[name] = ev
+    if len(results) > 1:
+        print("\n== every source ==")
+        print(source_table(results).to_string())
+    if args.json:
+        write_json(args.json, next(iter(results.values())).to_json() if len(results) == 1 else
+                   {"sources": {name: ev.to_json() for name, ev in results.items()}})
+    return 0
+
+
 def cmd_detect(args) -> int:
     from kit.files import refuse_overwriting_inputs
 
-    refuse_overwriting_inputs([args.input], {"--out": args.out, "--json": args.json, "--plot": getattr(args, "plot", None)},
+    inputs = list(args.input)
+    if args.mode != "evaluate":
+        if len(inputs) > 1:
+            raise UsageError(f"--input once for kit detect{' ' + args.mode if args.mode else ''}; only "
+                                 f"evaluate takes several (one per source)")
+        args.input = inputs[0]
+    refuse_overwriting_inputs(inputs, {"--out": args.out, "--json": args.json, "--plot": getattr(args, "plot", None)},
                               inside=args.mode not in ("train", "evaluate"))  # those read images/ and annotations/
     if args.mode == "bench":
         from .live.benchmark import benchmark
@@ -53,21 +94,7 @@ def cmd_detect(args) -> int:
     if args.mode == "train":
         return _train_detector(args)
     if args.mode == "evaluate":
-        from .live.scenes import evaluate_scenes
-        from .masks.classifier import MaskClassifier
-
-        classifier = MaskClassifier(args.classifier)
-        only = None
-        if args.scenes == "held-out":
-            from .splits import held_out_scenes
-
-            only = held_out_scenes()
-        ev = evaluate_scenes(args.input, detector=args.detector, classifier=classifier, iou=args.iou, only=only,
-                             max_images=args.max_frames)
-        _print_scene_evaluation(ev)
-        if args.json:
-            write_json(args.json, ev.to_json())
-        return 0
+        return _evaluate_sources(args, inputs)
     from .live.pipeline import MaskDetector
     from .live.streams import check_output, check_source, is_stream, run_detection
 
@@ -218,8 +245,9 @@ def register(sub) -> None:
     p.add_argument("mode", nargs="?", choices=["bench", "evaluate", "train"],
                    help="bench: our pipeline against the seed-style one; evaluate: scene-level figures on a VOC "
                         "folder; train: fine-tune the CenterFace detector on a VOC folder")
-    p.add_argument("--input", required=True, help="image, folder of images, video file or camera:N "
-                                                  "(evaluate, train: a VOC folder with images/ and annotations/)")
+    p.add_argument("--input", required=True, action="append",
+                   help="image, folder of images, video file or camera:N (evaluate, train: a VOC folder with images/ "
+                        "and annotations/; evaluate takes --input once per source and reports each and all)")
     p.add_argument("--detector", default=DEFAULT_DETECTOR, metavar="|".join(DETECTORS) + "|DIR",
                    help="a detector by name, or a folder written by kit detect train (default centerface: the "
                         "kit's fine-tuned CenterFace)")
@@ -237,7 +265,8 @@ def register(sub) -> None:
     p.add_argument("--iou", type=number(0.05, 0.95), default=MATCH_IOU,
                    help=f"evaluate: overlap for a detection to count (default {MATCH_IOU})")
     p.add_argument("--scenes", choices=["all", "held-out"], default="all",
-                   help="evaluate: every scene, or only the recorded held-out scenes (kit/vision/held_out.json)")
+                   help="evaluate: every scene, or only the recorded held-out scenes of each source "
+                        "(kit/vision/held_out.json, by the folder's name: voc, rwmfd, observations)")
     p.add_argument("--held-out", default="recorded", choices=["recorded", "none"],
                    help="train: never train on the recorded held-out scenes (kit/vision/held_out.json, the same the "
                         "classifier never trains on), so the whole pipeline is scored on unseen scenes; none: use all")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import html
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass
 
@@ -72,9 +73,11 @@ class Feedback:
 
     def _repr_html_(self) -> str:
         colour = _COLOUR[self.status]
+        # `code` in a message is shown as code, after escaping (a student's answer is text, never markup)
+        message = re.sub(r"`([^`<>]+)`", r"<code>\1</code>", html.escape(self.message))
         return (f'<div class="kit-feedback kit-feedback-{self.status}" style="border-left:4px solid {colour};'
                 f'padding:4px 10px;margin:4px 0"><b style="color:{colour}">{html.escape(_SYMBOL[self.status])}'
-                f'</b> — {html.escape(self.title)}: {html.escape(self.message)}</div>')
+                f'</b> — {html.escape(self.title)}: {message}</div>')
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ at least ``iou``). Reported:
 * ``false_positives_per_image`` — detections matching no annotated face. Crowd photos
   have faces nobody annotated, so part of these are real faces: look at them
   (:meth:`SceneEvaluation.show`) before tuning a threshold on this number;
-* per class: ``n`` annotated faces, ``recall`` (found and labelled that class),
+* per class: ``n`` annotated faces, ``found`` (of them), ``label_accuracy`` (found faces of
+  that class labelled right), ``recall`` (found and labelled that class),
   ``precision`` (detections labelled that class that are a face of that class) and
   ``ap50`` (PASCAL-VOC average precision at IoU 0.5, detections ranked by detector score
   x class probability, all-point interpolation);
@@ -107,6 +108,56 @@ class SceneEvaluation:
         return fig
 
 
+    def mistakes(self, n: int = 6, size: float = 1.6):
+        """The found faces that got a wrong label, per annotated class (rows), most sure first:
+        each crop titled "annotated → said (probability)"."""
+        import matplotlib.pyplot as plt
+
+        from ..masks.labels import display_name
+
+        wrong = {}
+        for scene in self.scenes:
+            for i, j in scene.get("matches", ()):
+                face = scene["found"][j]
+                if face["label"] != scene["labels"][i]:
+                    wrong.setdefault(scene["labels"][i], []).append((scene["path"], face))
+        if not wrong:
+            fig, ax = plt.subplots(figsize=(4, 1))
+            ax.text(0.5, 0.5, "no mislabelled faces", ha="center", va="center")
+            ax.axis("off")
+            return fig
+        classes = sorted(wrong)
+        fig, axes = plt.subplots(len(classes), n, figsize=(size * n, size * 1.25 * len(classes)), squeeze=False)
+        for row, c in zip(axes, classes):
+            picks = sorted(wrong[c], key=lambda item: -float(item[1].get("prob") or 0))[:n]
+            for ax, (path, face) in zip(row, picks):
+                x1, y1, x2, y2 = (int(round(v)) for v in face["box"])
+                image = read_bgr(path)
+                ax.imshow(image[max(0, y1):max(y1 + 1, y2), max(0, x1):max(x1 + 1, x2), ::-1])
+                ax.set_title(f"{display_name(c)} → {display_name(face['label'])}"
+                             + (f" ({face['prob']:.2f})" if face.get("prob") is not None else ""), fontsize=7)
+            for ax in row:
+                ax.axis("off")
+            row[0].text(-0.1, 0.5, f"{display_name(c)}: {len(wrong[c])} wrong", transform=row[0].transAxes,
+                        rotation=90, ha="right", va="center", fontsize=8)
+        fig.suptitle("Found faces with a wrong label (annotated → said)", fontsize=9)
+        return fig
+
+
+def source_table(results: dict) -> pd.DataFrame:
+    """One row per source (name -> :class:`SceneEvaluation`): the headline figures and each
+    class's label accuracy on found faces, so a model's weak source shows at a glance."""
+    rows = []
+    for name, ev in results.items():
+        row = {"source": name, "scenes": ev.images, "faces": ev.faces, "recall": ev.recall,
+               "label accuracy": ev.label_accuracy, "end to end": ev.end_to_end,
+               "false positives / image": ev.false_positives_per_image}
+        for c, figures in ev.per_class.items():
+            row[f"labels right: {c}"] = figures.get("label_accuracy")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("source").round(3)
+
+
 def _r(value):
     return None if value is None or (isinstance(value, float) and not np.isfinite(value)) else round(float(value), 4)
 
@@ -189,6 +240,7 @@ def evaluate_scenes(scenes, detector="default", classifier="default", iou: float
                              columns=pd.Index(model_classes, name="predicted"))
     annotated = found = right = false_pos = 0
     n_class = {c: 0 for c in rows_classes}
+    found_class = {c: 0 for c in rows_classes}
     hit_class = {c: 0 for c in rows_classes}
     said_class = {c: 0 for c in rows_classes}
     said_right = {c: 0 for c in rows_classes}
@@ -217,6 +269,7 @@ def evaluate_scenes(scenes, detector="default", classifier="default", iou: float
             said_class[f.label] = said_class.get(f.label, 0) + 1
         wrong = 0
         for i, j, _ in pairs:
+            found_class[labels[i]] += 1
             confusion.loc[labels[i], faces[j].label] += 1
             if faces[j].label == labels[i]:
                 right += 1
@@ -246,7 +299,8 @@ def evaluate_scenes(scenes, detector="default", classifier="default", iou: float
                             break
                 ap_scores.setdefault(c, []).append(conf[k])
                 ap_correct.setdefault(c, []).append(ok)
-        detail.append({"path": path, "truth": truth, "found": [f.to_json() for f in faces],
+        detail.append({"path": path, "truth": truth, "labels": list(labels), "found": [f.to_json() for f in faces],
+                       "matches": [(int(i), int(j)) for i, j, _ in pairs],
                        "missed": len(truth) - len(pairs), "wrong": wrong,
                        "false_positives": len(faces) - len(matched_faces)})
     if done == 0:
@@ -255,7 +309,8 @@ def evaluate_scenes(scenes, detector="default", classifier="default", iou: float
     for c in rows_classes:
         if n_class.get(c, 0) == 0 and c not in data_classes:
             continue
-        per_class[c] = {"n": n_class.get(c, 0),
+        per_class[c] = {"n": n_class.get(c, 0), "found": found_class.get(c, 0),
+                        "label_accuracy": hit_class[c] / found_class[c] if found_class.get(c) else None,
                         "recall": hit_class[c] / n_class[c] if n_class.get(c) else None,
                         "precision": said_right[c] / said_class[c] if said_class.get(c) else None,
                         "ap50": average_precision(ap_scores.get(c, []), ap_correct.get(c, []), n_class.get(c, 0))
