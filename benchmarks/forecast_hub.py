@@ -31,10 +31,7 @@ import argparse
 import time
 from pathlib import Path
 
-EUROPE = ("Austria", "Belgium", "Bulgaria", "Croatia", "Cyprus", "Czechia", "Denmark", "Estonia", "Finland",
-          "France", "Germany", "Greece", "Hungary", "Iceland", "Ireland", "Italy", "Latvia", "Liechtenstein",
-          "Lithuania", "Luxembourg", "Malta", "Netherlands", "Norway", "Poland", "Portugal", "Romania", "Slovakia",
-          "Slovenia", "Spain", "Sweden", "Switzerland", "United Kingdom")
+from kit.forecast.hub import EUROPEAN_HUB as EUROPE  # the one list of the hub's countries
 
 
 def load(data: Path, end: str):

@@ -95,3 +95,25 @@ def chromium(extra_args=(), permissions=()):
         finally:
             context.close()
             browser.close()
+
+
+def run_all_cells(page, attempts: int = 3) -> None:
+    """Run > Run All Cells in JupyterLab, as a student would, and make sure it started.
+
+    Right after a notebook opens, the menu item can still be disabled (the notebook is not
+    yet the current widget) and a click on it does nothing; the click is repeated until a
+    cell shows it is queued or has run.
+    """
+    started = ("[...document.querySelectorAll('.jp-InputPrompt')]"
+               ".some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))")
+    for attempt in range(attempts):
+        page.locator(".jp-Notebook").click(position={"x": 5, "y": 5})
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(started, timeout=30_000)
+            return
+        except Exception:  # noqa: BLE001 - playwright's timeout: try the menu again
+            page.keyboard.press("Escape")
+            if attempt == attempts - 1:
+                raise

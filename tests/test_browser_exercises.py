@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from .browser import REPO, chromium, free_port, require_browser, server
+from .browser import REPO, chromium, free_port, require_browser, run_all_cells, server
 
 pytestmark = pytest.mark.browser
 LESSON = "00_welcome.ipynb"
@@ -54,8 +54,7 @@ def test_a_student_answers_wrongly_reads_a_hint_answers_rightly_and_is_counted(l
         page.goto(url, timeout=120_000)
         page.locator(".jp-Notebook").wait_for(timeout=120_000)
         page.wait_for_function("document.querySelector('.jp-Notebook-ExecutionIndicator') !== null", timeout=60_000)
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        run_all_cells(page)  # Run > Run All Cells, as a student would
         page.locator(".kit-progress-count").wait_for(timeout=300_000)  # the last widget: everything ran
         cell = page.locator(".jp-CodeCell", has_text="checksum_answer").first
         cell.scroll_into_view_if_needed()

@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from .browser import REPO, chromium, free_port, require_browser, server
+from .browser import REPO, chromium, free_port, require_browser, run_all_cells, server
 
 pytestmark = pytest.mark.browser
 # lesson -> what shows that its widget rendered
@@ -51,9 +51,7 @@ def test_lesson_runs_in_jupyterlab_and_its_widget_renders(lab):
         page.goto(url, timeout=120_000)
         page.locator(".jp-Notebook").wait_for(timeout=120_000)
         page.wait_for_function("document.querySelector('.jp-Notebook-ExecutionIndicator') !== null", timeout=60_000)
-        # Run > Run All Cells, as a student would
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        run_all_cells(page)  # Run > Run All Cells, as a student would
         page.wait_for_function(RENDERED[lesson], timeout=400_000)
         text = page.locator(".jp-Notebook").inner_text()
         if os.environ.get("KIT_SCREENSHOTS"):

@@ -355,3 +355,13 @@ def test_cli_deaths_only_source_skips_cases_with_the_reason(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "no confirmed counts" in proc.stderr
     assert set(pd.read_csv(out)["target"].str.split(" ").str[-1]) == {"death"}
+
+
+def test_the_european_hub_is_a_named_set_of_regions():
+    from kit.errors import DataError, ParameterError
+    from kit.forecast.hub import EUROPEAN_HUB, check_regions
+
+    assert len(EUROPEAN_HUB) == 32 and len(set(EUROPEAN_HUB)) == 32
+    assert check_regions("european_hub", [*EUROPEAN_HUB, "US"]) == list(EUROPEAN_HUB)
+    with pytest.raises((DataError, ParameterError), match="Malta"):
+        check_regions("european_hub", [r for r in EUROPEAN_HUB if r != "Malta"])

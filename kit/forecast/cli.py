@@ -211,7 +211,9 @@ def _register_hub(forecast) -> None:
                        help="forecast regions (provinces summed; the hubs' countries) or each province")
 
     def common(p):
-        p.add_argument("--regions", default="all", help="all (default) or A,B: regions as the source names them")
+        p.add_argument("--regions", default="all",
+                       help="all (default), european_hub (the European hub's 32 countries) or A,B: regions as the "
+                            "source names them")
         p.add_argument("--targets", default="case,death", help="case, death or case,death (default)")
         p.add_argument("--repair", default="cummax", choices=["cummax", "isotonic"],
                        help="how days a cumulative count went down are handled (default cummax: uses only the past)")

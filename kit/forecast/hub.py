@@ -150,13 +150,24 @@ def _rows(date: pd.Timestamp, location: str, target: str, quantiles: np.ndarray)
     return rows
 
 
+# The 32 countries the European COVID-19 Forecast Hub forecast (its locations, as JHU names them)
+EUROPEAN_HUB = ("Austria", "Belgium", "Bulgaria", "Croatia", "Cyprus", "Czechia", "Denmark", "Estonia", "Finland",
+                "France", "Germany", "Greece", "Hungary", "Iceland", "Ireland", "Italy", "Latvia", "Liechtenstein",
+                "Lithuania", "Luxembourg", "Malta", "Netherlands", "Norway", "Poland", "Portugal", "Romania",
+                "Slovakia", "Slovenia", "Spain", "Sweden", "Switzerland", "United Kingdom")
+REGION_SETS = {"european_hub": EUROPEAN_HUB}
+
+
 def check_regions(regions, available) -> list[str]:
-    """``"all"``, ``"A,B"`` or a list, resolved against the data's regions (case forgiven)."""
+    """``"all"``, a named set (``"european_hub"``: :data:`EUROPEAN_HUB`), ``"A,B"`` or a list,
+    resolved against the data's regions (case forgiven)."""
     from kit.data.tidy import resolve_name
 
     available = list(available)
     if regions is None or (isinstance(regions, str) and regions.strip() == "all"):
         return sorted(available)
+    if isinstance(regions, str) and regions.strip() in REGION_SETS:
+        regions = list(REGION_SETS[regions.strip()])
     names = [r.strip() for r in regions.split(",")] if isinstance(regions, str) else list(regions)
     return list(dict.fromkeys(resolve_name(name, available) for name in names))
 
