@@ -296,7 +296,9 @@ def test_progress_is_kept_counted_and_survives_a_broken_file(own_progress):
     q.check(2)
     q.check(7)  # a later wrong answer does not undo "done"
     entry = json.loads(own_progress.read_text())["exercises"]["01.doubling_time"]
-    assert entry["attempts"] == 3 and entry["first_passed"] and entry["status"] == "wrong"
+    assert entry["attempts"] == 3 and entry["first_passed"] and entry["status"] == "wrong" and entry["value"] == 7
+    q.check("seven")  # an answer of the wrong kind leaves no number behind for the grader to re-check
+    assert "value" not in json.loads(own_progress.read_text())["exercises"]["01.doubling_time"]
     assert entry["lesson"] == "01_covid_eda"
     table = exercises.progress_table()
     assert int(table["done"].sum()) == 1 and len(table) >= 21

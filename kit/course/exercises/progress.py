@@ -65,6 +65,8 @@ def record_check(exercise, status: str, message: str, answer: str, fields: dict)
     state = load(path)
     now = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     entry = state["exercises"].setdefault(exercise.key, {"attempts": 0, "first_passed": None})
+    for stale in ("value", "rel_tol", "abs_tol"):  # an earlier answer's: only this check's may be re-checked
+        entry.pop(stale, None)
     entry.update(lesson=_lesson_of(exercise.key), title=exercise.title, kind=exercise.kind, status=status,
                  message=message[:500], answer=answer[:ANSWER_CHARS], last_checked=now,
                  attempts=int(entry.get("attempts", 0)) + 1, **fields)
