@@ -158,8 +158,10 @@ def test_grading_refuses_what_it_cannot_grade(tmp_path):
         grade(tmp_path / "subs", ["00"], out=tmp_path / "g.xlsx", progress=False)
     (tmp_path / "subs" / "=cmd|calc").mkdir()
     shutil.copy(REPO / "lessons" / f"{LESSON}.ipynb", tmp_path / "subs" / "=cmd|calc" / f"{LESSON}.ipynb")
+    (tmp_path / "subs" / "bob" / f"{LESSON}.ipynb").mkdir(parents=True)  # a folder named like a notebook
     subs = {s.student: s for s in find_submissions(tmp_path / "subs", [LESSON])}
     assert "characters" in subs["=cmd|calc"].problem and subs["alice"].problem is None
+    assert "is not a file" in subs["bob"].problem
 
 
 def test_csv_cells_never_start_a_formula():

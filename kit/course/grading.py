@@ -96,6 +96,8 @@ def find_submissions(folder: Path, lessons: list[str]) -> list[Submission]:
             sub.problem = f"{sub.path}: the student's name {sub.student[:40]!r} has characters a grade sheet refuses"
         elif sub.path.is_symlink():
             sub.problem = f"{sub.path} is a symbolic link; submit the notebook itself"
+        elif not sub.path.is_file():
+            sub.problem = f"{sub.path} is not a file (a folder named like a notebook?)"
         elif sub.path.stat().st_size > MAX_SUBMISSION_BYTES:
             sub.problem = f"{sub.path} is larger than {MAX_SUBMISSION_BYTES // 2**20} MB"
     return found
@@ -152,7 +154,10 @@ def run_notebook(notebook: Path, parameters: dict, timeout: int, memory_gb: floa
     try:
         work = scratch / "work"
         work.mkdir()
-        shutil.copyfile(notebook, work / "submission.ipynb")
+        try:
+            shutil.copyfile(notebook, work / "submission.ipynb")
+        except OSError as exc:  # unreadable: this submission fails, the others go on
+            return Run(f"failed: {notebook} cannot be read ({exc.strerror or exc})", time.perf_counter() - start)
         record = scratch / RECORD
         env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
         env.update({"KIT_OFFLINE": "1", "KIT_PROGRESS": "0", "KIT_EXERCISE_PROGRESS": str(record),
