@@ -19,7 +19,8 @@ Then every source on its own (``kit.vision.live.scenes.source_table``): the held
 scenes and, when ``ilc_eval`` is there, the scenes of another source that the kit keeps for
 evaluation only (nothing is trained or chosen on them): recall, label accuracy, end to end,
 false positives per image and each class's label accuracy, with the confusion of found
-faces; ``--gallery DIR`` saves the mislabelled faces of each source as a picture.
+faces; ``--gallery DIR`` saves the mislabelled faces and the unmatched detections (false
+positives) of each source as pictures.
 
     python benchmarks/mask_accuracy.py [--data ../shared/data/masks] [--json out.json] [--gallery DIR]
 """
@@ -56,7 +57,7 @@ def main():
     parser.add_argument("--data", default=str(DATA))
     parser.add_argument("--model", default="default")
     parser.add_argument("--json", help="write both rows and the close-up figures here")
-    parser.add_argument("--gallery", help="a folder for the pictures of mislabelled faces, one per source")
+    parser.add_argument("--gallery", help="a folder for the pictures of mislabelled faces and unmatched detections, per source")
     args = parser.parse_args()
     data = Path(args.data)
     if not (data / "voc").is_dir():
@@ -106,6 +107,8 @@ def main():
             Path(args.gallery).mkdir(parents=True, exist_ok=True)
             ev.mistakes(n=8).savefig(Path(args.gallery) / f"mistakes_{name.split()[0]}.png", dpi=110,
                                      bbox_inches="tight")
+            ev.unmatched(n=32).savefig(Path(args.gallery) / f"unmatched_{name.split()[0]}.png", dpi=110,
+                                       bbox_inches="tight")
     if args.json:
         from kit.files import write_json
 

@@ -117,6 +117,10 @@ def test_scene_figures_match_a_hand_count(voc, monkeypatch):
     assert table.loc["b only", "end to end"] == 1.0
     fig = ev.mistakes(n=3)
     assert fig.axes[0].get_title() == "No Mask → Mask (0.90)"  # annotated → said (probability)
+    fig = ev.unmatched(n=5, columns=2)        # the one false positive, with its score and height
+    titled = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titled == ["0.70, 30 px"] and "1 of 1" in fig._suptitle.get_text()
+    assert only_b.unmatched().axes[0].texts[0].get_text() == "no unmatched detections"
 
 
 def test_average_precision_follows_pascal_voc():

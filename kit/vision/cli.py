@@ -189,7 +189,7 @@ def cmd_vision_train(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate, patience=args.patience,
         fine_tune=args.fine_tune, fine_tune_epochs=args.fine_tune_epochs, fine_tune_lr=args.fine_tune_lr,
         feature_cache=not args.no_feature_cache, augment=not args.no_augment, class_weighting=args.class_weighting,
-        calibrate=not args.no_calibrate,
+        incorrect_wear=args.incorrect_wear, calibrate=not args.no_calibrate,
         head=Head(pool=args.head_pool, dense=args.head_dense, dropout=args.head_dropout), seed=args.seed,
         quantize=args.quantize)
     command = getattr(args, "command_line", "")
@@ -305,6 +305,10 @@ def register(sub) -> None:
     p.add_argument("--fine-tune-epochs", type=int, default=defaults.fine_tune_epochs)
     p.add_argument("--fine-tune-lr", type=float, default=defaults.fine_tune_lr)
     p.add_argument("--class-weighting", default=defaults.class_weighting, choices=list(CLASS_WEIGHTING))
+    p.add_argument("--incorrect-wear", type=whole(0, 8), default=defaults.incorrect_wear, metavar="N",
+                   help="add N generated pictures of a mask worn wrong (below the nose, under the chin) per pair "
+                        "of the same face with and without a pasted mask (the observations set) to the training "
+                        "part; written to KIT_CACHE, never to the data folders (default 0: none)")
     p.add_argument("--no-calibrate", action="store_true",
                    help="keep the balanced decision (no decision bias chosen on the validation set)")
     p.add_argument("--no-feature-cache", action="store_true",

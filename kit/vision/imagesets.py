@@ -611,7 +611,9 @@ def split(images: ImageSet, fractions=(0.70, 0.15, 0.15), seed: int = 0, grouped
     for source, rows in images.frame.groupby("source", sort=True).indices.items():
         rows = np.sort(rows)
         recorded = held_out(source) if (held_out is not None and grouped) else frozenset()
-        forced = np.isin(groups[rows].astype(str), list(recorded)) if recorded else np.zeros(len(rows), bool)
+        # combine() prefixes groups with their source ("voc:scene"); the record names them bare
+        bare = np.array([str(g).removeprefix(f"{source}:") for g in groups[rows]])
+        forced = np.isin(bare, list(recorded)) if recorded else np.zeros(len(rows), bool)
         if forced.any():  # the recorded held-out groups are this source's test part
             test, rest = rows[forced], rows[~forced]
             if len(np.unique(groups[rest])) < 2:

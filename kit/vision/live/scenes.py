@@ -143,6 +143,38 @@ class SceneEvaluation:
         fig.suptitle("Found faces with a wrong label (annotated → said)", fontsize=9)
         return fig
 
+    def unmatched(self, n: int = 24, columns: int = 8, size: float = 1.4, seed: int = 0):
+        """Detections that match no annotated face (the false positives), drawn at random
+        (seeded) with their surroundings: the box in red, titled with the detector's score
+        and the box height in pixels. Looking at them tells a face nobody annotated from a
+        box on a face that is framed too differently and from a detection of no face at all."""
+        import matplotlib.pyplot as plt
+
+        found = [(scene["path"], face) for scene in self.scenes
+                 for j, face in enumerate(scene["found"]) if j not in {m[1] for m in scene.get("matches", ())}]
+        if not found:
+            fig, ax = plt.subplots(figsize=(4, 1))
+            ax.text(0.5, 0.5, "no unmatched detections", ha="center", va="center")
+            ax.axis("off")
+            return fig
+        picks = [found[i] for i in sorted(np.random.default_rng(seed).permutation(len(found))[:n])]
+        rows = -(-len(picks) // columns)
+        fig, axes = plt.subplots(rows, columns, figsize=(size * columns, size * 1.15 * rows), squeeze=False)
+        for ax, (path, face) in zip(axes.flat, picks):
+            image = read_bgr(path)
+            x1, y1, x2, y2 = (float(v) for v in face["box"])
+            w, h = x2 - x1, y2 - y1
+            cx1, cy1 = int(max(0, x1 - w / 2)), int(max(0, y1 - h / 2))
+            cx2, cy2 = int(min(image.shape[1], x2 + w / 2)), int(min(image.shape[0], y2 + h / 2))
+            ax.imshow(image[cy1:max(cy1 + 1, cy2), cx1:max(cx1 + 1, cx2), ::-1])
+            ax.add_patch(plt.Rectangle((x1 - cx1, y1 - cy1), w, h, fill=False, ec="red", lw=1.0))
+            ax.set_title(f"{face.get('score', float('nan')):.2f}, {h:.0f} px", fontsize=7)
+        for ax in axes.flat:
+            ax.axis("off")
+        fig.suptitle(f"Detections matching no annotated face: {len(picks)} of {len(found)} (score, height)",
+                     fontsize=9)
+        return fig
+
 
 def source_table(results: dict) -> pd.DataFrame:
     """One row per source (name -> :class:`SceneEvaluation`): the headline figures and each

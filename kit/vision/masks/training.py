@@ -116,6 +116,11 @@ class TrainConfig:
         epoch draws one of them or the original.
     class_weighting : {"balanced", "sqrt", "none"}
         Loss weights per class against imbalance (``sqrt``: the square root of balanced).
+    incorrect_wear : int
+        Generated pictures of masks worn wrong per pair of the same face with and without
+        a pasted mask in the training part (the observations set;
+        :mod:`kit.vision.masks.incorrect_wear`): the mask moved below the nose or under
+        the chin. 0 (default): none. They join the training part only.
     calibrate : bool
         With class weights, choose a decision bias on the validation set
         (:func:`calibrate_decision`) and store it in the model card.
@@ -148,6 +153,7 @@ class TrainConfig:
     augment: bool = True
     augment_copies: int = 1
     class_weighting: str = "balanced"
+    incorrect_wear: int = 0
     calibrate: bool = True
     head: Head = field(default_factory=Head)
     fractions: tuple = (0.70, 0.15, 0.15)
@@ -183,8 +189,10 @@ class TrainConfig:
                                  f"got {self.class_weighting!r}")
         if self.quantize not in (None, "float16"):
             raise ParameterError(f"quantize must be None or 'float16', got {self.quantize!r}")
-        if not 0 <= int(self.augment_copies) <= 8:
-            raise ParameterError(f"augment_copies must be 0..8, got {self.augment_copies!r}")
+        for name in ("augment_copies", "incorrect_wear"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= 8:
+                raise ParameterError(f"{name} must be a whole number 0..8, got {value!r}")
         return self
 
     def to_json(self) -> dict:
@@ -627,6 +635,11 @@ def train(images: ImageSet, backbone: str | None = None, *, config: TrainConfig 
 
     train_idx, val_idx, test_idx = split(images, cfg.fractions, seed=cfg.seed, grouped=cfg.grouped,
                                          held_out=held_out_groups if cfg.held_out else None)
+    if cfg.incorrect_wear:
+        from .incorrect_wear import add_incorrect_wear
+
+        images, train_idx = add_incorrect_wear(images, train_idx, per_pair=cfg.incorrect_wear, seed=cfg.seed,
+                                               crops=cfg.crops, progress=progress)
     groups = images.frame["group"].to_numpy()
     shared = len(set(groups[train_idx]) & set(groups[test_idx]))
     y = images.y
