@@ -150,8 +150,10 @@ class SceneEvaluation:
         box on a face that is framed too differently and from a detection of no face at all."""
         import matplotlib.pyplot as plt
 
-        found = [(scene["path"], face) for scene in self.scenes
-                 for j, face in enumerate(scene["found"]) if j not in {m[1] for m in scene.get("matches", ())}]
+        found = []
+        for scene in self.scenes:
+            matched = {j for _, j in scene.get("matches", ())}
+            found += [(scene["path"], face) for j, face in enumerate(scene["found"]) if j not in matched]
         if not found:
             fig, ax = plt.subplots(figsize=(4, 1))
             ax.text(0.5, 0.5, "no unmatched detections", ha="center", va="center")
