@@ -54,7 +54,7 @@ def atomic_write(target: str | os.PathLike, data: bytes | str, mode: int | None 
 
 
 @contextlib.contextmanager
-def atomic_folder(target: str | os.PathLike, owned=None, option: str = "--out"):
+def atomic_folder(target: str | os.PathLike, owned=None, option: str = "--out", kind: str = "model folder"):
     """Yield a temporary folder beside ``target``; on success it replaces ``target`` whole.
 
     An existing folder is replaced only when it is empty or ``owned(target)`` says the kit
@@ -69,7 +69,7 @@ def atomic_folder(target: str | os.PathLike, owned=None, option: str = "--out"):
         When ``target`` is a file, or a non-empty folder the kit did not write.
     """
     target = Path(target)
-    check_replaceable(target, owned, option)
+    check_replaceable(target, owned, option, kind)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     umask = os.umask(0)
@@ -77,7 +77,7 @@ def atomic_folder(target: str | os.PathLike, owned=None, option: str = "--out"):
     os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder
     try:
         yield tmp
-        check_replaceable(target, owned, option)  # nothing of the user's appeared meanwhile
+        check_replaceable(target, owned, option, kind)  # nothing of the user's appeared meanwhile
         if target.exists() or target.is_symlink():
             old = target.with_name(f".{target.name}-replaced-{uuid.uuid4().hex[:8]}")
             os.replace(target, old)
@@ -93,9 +93,9 @@ def atomic_folder(target: str | os.PathLike, owned=None, option: str = "--out"):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def check_replaceable(target: str | os.PathLike, owned=None, option: str = "--out") -> Path:
+def check_replaceable(target: str | os.PathLike, owned=None, option: str = "--out", kind: str = "model folder") -> Path:
     """``target`` may be written as a whole folder: it is absent, an empty folder, or a folder
-    ``owned(target)`` recognises as the kit's. Check it before long work starts."""
+    ``owned(target)`` recognises as the kit's (a ``kind`` the kit wrote). Check it before long work starts."""
     from kit.errors import ParameterError
 
     target = Path(target)
@@ -109,8 +109,8 @@ def check_replaceable(target: str | os.PathLike, owned=None, option: str = "--ou
         return target
     if owned is not None and owned(target):
         return target
-    raise ParameterError(f"{option} {target}: the folder is not empty and is not a model folder the kit wrote, "
-                         f"so nothing in it is replaced; choose a new folder (e.g. {target}-model)")
+    raise ParameterError(f"{option} {target}: the folder is not empty and is not a {kind} the kit wrote, "
+                         f"so nothing in it is replaced; choose a new folder (e.g. {target}-{kind.split()[0]})")
 
 
 def _digest(path: str | os.PathLike, algorithm: str) -> str:

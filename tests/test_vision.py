@@ -294,11 +294,11 @@ def test_webcam_widget_answers_frames_and_survives_bad_ones(monkeypatch):
     sent = []
     w.send = lambda content, buffers=None: sent.append(content)
     ok, jpeg = cv2.imencode(".jpg", demo_frames(1)[0])
-    w._on_frame(w, {"type": "frame", "id": 1}, [memoryview(jpeg.tobytes())])
-    w._on_frame(w, {"type": "frame", "id": 2}, [b"\xff\xd8\xff\xe0broken"])
-    w._on_frame(w, {"type": "frame", "id": 3}, [])
-    w._on_frame(w, {"type": "frame", "id": 4}, [memoryview(jpeg.tobytes())])
-    w._on_frame(w, {"type": "frame", "id": "5; rm -rf"}, [memoryview(jpeg.tobytes())])
+    w._on_message(w, {"type": "frame", "id": 1}, [memoryview(jpeg.tobytes())])
+    w._on_message(w, {"type": "frame", "id": 2}, [b"\xff\xd8\xff\xe0broken"])
+    w._on_message(w, {"type": "frame", "id": 3}, [])
+    w._on_message(w, {"type": "frame", "id": 4}, [memoryview(jpeg.tobytes())])
+    w._on_message(w, {"type": "frame", "id": "5; rm -rf"}, [memoryview(jpeg.tobytes())])
     assert [m["type"] for m in sent] == ["result", "error", "error", "result", "error"]
     assert sent[1]["message"].startswith("frame 2: cannot be decoded")
     assert "whole-number id" in sent[4]["message"]
@@ -361,8 +361,8 @@ def test_webcam_widget_refuses_hostile_frames_and_settings_before_any_work(monke
     monkeypatch.setattr(w, "pipeline", lambda: work.append(1))
     bomb = io.BytesIO()
     Image.new("L", (6000, 6000)).save(bomb, "PNG")  # 36 MP in a few KB
-    w._on_frame(w, {"type": "frame", "id": 1}, [memoryview(bomb.getvalue())])
-    w._on_frame(w, {"type": "frame", "id": 2}, [b"\xff" * 9_000_000])
+    w._on_message(w, {"type": "frame", "id": 1}, [memoryview(bomb.getvalue())])
+    w._on_message(w, {"type": "frame", "id": 2}, [b"\xff" * 9_000_000])
     assert not work and [m["type"] for m in sent] == ["error", "error"]
     assert "KIT_MAX_FRAME_PIXELS" in sent[0]["message"] and "KIT_MAX_FRAME_BYTES" in sent[1]["message"]
     for name, value in (("threshold", 7.0), ("threshold", float("nan")), ("min_face", 0.0), ("max_width", 10**6),

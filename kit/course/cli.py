@@ -1,4 +1,4 @@
-"""``kit course run`` and ``kit serve``: the course and its Voila apps."""
+"""``kit course run``, ``kit serve`` and ``kit app export``: the course and its Voila apps."""
 from __future__ import annotations
 
 import sys
@@ -68,7 +68,7 @@ def cmd_serve(args) -> int:
     if port != args.port:
         print(f"kit: port {args.port} is in use; serving on {port}", file=sys.stderr)
     cmd, env = voila_command(target, port, args.ip, args.token, allow_remote=args.allow_remote or None,
-                             cull_idle=args.cull_idle)
+                             cull_idle=args.cull_idle, preheat=args.preheat)
     if args.ip not in LOOPBACK:
         if not args.token:
             warnings.warn(f"serving on {args.ip}: anyone who can reach this machine can open the apps and run the "
@@ -78,6 +78,23 @@ def cmd_serve(args) -> int:
     query = f"?token={args.token}" if args.token else ""
     print(f"serving {target} at http://{host}:{port}/{query} (Ctrl-C stops it and its kernels)", file=sys.stderr)
     return run_voila(cmd, env)
+
+
+STATIC_APPS = ("mask_detector",)
+
+
+def cmd_app_export(args) -> int:
+    from kit.errors import ParameterError
+    from widgets.page_inference import export_static_app
+
+    if args.app not in STATIC_APPS:
+        raise ParameterError(f"{args.app!r} has no static version; apps that do: {', '.join(STATIC_APPS)}")
+    out = export_static_app(args.out, classifier=args.classifier)
+    size = sum(p.stat().st_size for p in out.iterdir() if p.is_file())
+    print(f"wrote {out}/ ({size / 1e6:.1f} MB: the page, its pipeline, ONNX Runtime's WebAssembly and both networks)")
+    print(f"serve it with any static web server, e.g. python -m http.server -d {out} 8000, and open "
+          f"http://127.0.0.1:8000/ (a camera needs https:// or this machine's own address)")
+    return 0
 
 
 def register(sub) -> None:
@@ -130,7 +147,22 @@ def register(sub) -> None:
     p.add_argument("--token", help="require this token in the URL (use it when --ip is not loopback)")
     p.add_argument("--cull-idle", type=whole(5, 86_400), default=120, metavar="SECONDS",
                    help="free a visitor's kernel this long after its page was closed (default 120)")
+    p.add_argument("--preheat", type=whole(0, 64), default=0, metavar="N",
+                   help="keep N kernels per app waiting with the app already run, so that arriving visitors' "
+                        "pages appear at once (default 0: a kernel starts for each visitor)")
     p.add_argument("--allow-remote", action="store_true",
                    help="answer any Host name even on a loopback address (behind a proxy); by default only "
                         "loopback names are answered there, against DNS rebinding")
     p.set_defaults(func=cmd_serve)
+
+    app = sub.add_parser("app", help="the apps without a kernel").add_subparsers(dest="action", required=True)
+    p = app.add_parser("export", help="write an app as a static folder any web server can serve",
+                       description="Write the live mask detector as a self-contained folder (HTML, the bundled "
+                                   "pipeline, ONNX Runtime's WebAssembly, both networks): detection and labels run "
+                                   "in the visitor's page, with no kernel and no network beyond the folder. Counting "
+                                   "people needs the kernel (kit serve).")
+    p.add_argument("app", help=f"the app ({', '.join(STATIC_APPS)})")
+    p.add_argument("out", help="folder to write (replaced only if kit app export wrote it)")
+    p.add_argument("--classifier", default="default", metavar="default|DIR",
+                   help="the mask classifier (a model folder with model.onnx; default: the kit's)")
+    p.set_defaults(func=cmd_app_export)

@@ -97,12 +97,15 @@ CULL_EVERY_SECONDS = 30
 
 
 def voila_command(target: Path, port: int, ip: str = "127.0.0.1", token: str | None = None,
-                  allow_remote: bool | None = None, cull_idle: int = CULL_IDLE_SECONDS) -> tuple[list, dict]:
+                  allow_remote: bool | None = None, cull_idle: int = CULL_IDLE_SECONDS,
+                  preheat: int = 0) -> tuple[list, dict]:
     """The Voila command line and the environment additions that serve ``target`` (an app
     notebook or the apps folder) with the offline template (no CDN requests), exactly on
     ``port`` (no silent move to another), with the Host header checked
     (:mod:`kit.course.voila_app`; remote hosts allowed when ``allow_remote``, by default
-    when ``ip`` is not a loopback address) and idle kernels of closed pages culled."""
+    when ``ip`` is not a loopback address) and idle kernels of closed pages culled.
+    ``preheat`` kernels per app wait with the app already run (Voila's kernel pool), so the
+    next visitors' pages appear at once (``benchmarks/live_demo_load.py`` measures it)."""
     import ipaddress
     import os
     import sys
@@ -120,5 +123,7 @@ def voila_command(target: Path, port: int, ip: str = "127.0.0.1", token: str | N
            "--MappingKernelManager.cull_connected=False"]
     if token:
         cmd.append(f"--ServerApp.token={token}")
+    if preheat:
+        cmd += ["--VoilaConfiguration.preheat_kernel=True", f"--VoilaConfiguration.default_pool_size={int(preheat)}"]
     paths = [str(JUPYTER_DATA), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))]
     return cmd, {"JUPYTER_PATH": os.pathsep.join(paths)}

@@ -218,6 +218,14 @@ def cmd_vision_train(args) -> int:
     return 0
 
 
+def cmd_vision_export_onnx(args) -> int:
+    from .masks.onnx_export import to_onnx
+
+    path = to_onnx(args.folder)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB; checked against model.tflite; its sha256 is in the card)")
+    return 0
+
+
 def cmd_vision_evaluate(args) -> int:
     from .masks.evaluation import evaluate_model
 
@@ -332,3 +340,10 @@ def register(sub) -> None:
     p.add_argument("--json", metavar="OUT")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=cmd_vision_evaluate)
+    p = actions.add_parser("export-onnx", help="write model.onnx beside a model folder's model.tflite (for the "
+                                               "detector in the visitor's page)",
+                           description="Convert a model folder's TFLite classifier to ONNX for ONNX Runtime Web, "
+                                       "its preprocessing inside the graph, checked against the TFLite file. "
+                                       "kit vision train writes it already; this is for older folders.")
+    p.add_argument("folder", metavar="DIR", help="a model folder written by kit vision train")
+    p.set_defaults(func=cmd_vision_export_onnx)

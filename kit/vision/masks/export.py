@@ -1,7 +1,8 @@
 """Writing a trained mask classifier as a model folder.
 
 A model folder holds ``model.keras`` (the whole network, loaded in Keras safe mode),
-``model.tflite`` (the real-time engine), ``model.json`` (the model card: classes,
+``model.tflite`` (the real-time engine), ``model.onnx`` (the same network for ONNX Runtime
+Web in the visitor's page: :mod:`kit.vision.masks.onnx_export`), ``model.json`` (the model card: classes,
 input size, preprocessing, crop margin, data, metrics, the command that made it),
 ``README.md`` (the same card for people), ``result.json`` and ``history.csv``. It is built in a temporary folder beside the
 target and moved into place at the end, so an interrupted export never leaves a
@@ -13,7 +14,8 @@ from pathlib import Path
 
 from kit.files import atomic_folder, sha256_of, write_json
 
-from ..cards import card_markdown, is_kit_model_folder, write_card
+from ..cards import card_markdown, is_kit_model_folder, read_card, write_card
+from .onnx_export import to_onnx
 from .predictor import to_tflite
 
 
@@ -44,6 +46,9 @@ def export(result, out: str | Path, tflite: bool = True, quantize: str | None = 
         files = {name: sha256_of(tmp / name) for name in ("model.keras", "model.tflite") if (tmp / name).is_file()}
         result.card = result.card.replace(model_files=files)
         write_card(result.card, tmp)
+        if tflite:  # the page's copy for ONNX Runtime Web (checked against the TFLite file)
+            to_onnx(tmp)
+            result.card = read_card(tmp)
         (tmp / "README.md").write_text(card_markdown(result.card, f"Mask classifier: {result.backbone} on "
                                                                   f"{result.dataset}") + "\n")
         payload = result.to_json()
