@@ -148,8 +148,15 @@ def one_run(browser, mode: str, visitors: int, seconds: float, preheat: int, rep
             page.goto(url, wait_until="commit", timeout=600_000)
             contexts.append(context)
             pages.append(page)
-        for page in pages:
-            page.locator(".kit-cam .start").wait_for(timeout=600_000)
+        for i, page in enumerate(pages):
+            try:
+                page.locator(".kit-cam .start").wait_for(timeout=300_000)
+            except Exception:  # say what the visitor saw instead, and go on with the next run
+                text = page.evaluate("document.body ? document.body.innerText : ''")
+                page.screenshot(path=str(Path(tempfile.gettempdir()) / f"live_demo_load_failed_{i}.png"))
+                progress(f"{mode}, {visitors} visitors: page {i} showed no app; it said {text[-120:]!r}")
+                return {"mode": mode, "visitors": visitors, "preheat": preheat, "report_ms": report_ms,
+                        "failed": f"page {i} of {visitors} showed no app after 300 s: {text.strip()[-80:]}"}
             appeared.append(time.perf_counter() - began)
             if mode == "server":
                 page.locator(".kit-cam .runon").select_option("server")
@@ -206,6 +213,8 @@ def one_run(browser, mode: str, visitors: int, seconds: float, preheat: int, rep
 
 def capacity(row: dict) -> dict:
     """Visitors one 2-core, 24 GiB server could take at 15 frames/s each, by CPU and by memory."""
+    if "failed" in row:
+        return {}
     per_visitor_cpu = (row["kernel_cpu_ms_per_frame"] + row["voila_cpu_ms_per_frame"]) / 1000 * VISITOR_FPS
     by_cpu = SERVER_CORES / per_visitor_cpu if per_visitor_cpu > 0 else float("inf")
     by_memory = SERVER_MEMORY_GB * 1024 / row["kernel_rss_mb"] if row["kernel_rss_mb"] else float("inf")
@@ -239,6 +248,8 @@ def main(argv=None) -> int:
                 row = one_run(browser, mode, n, args.seconds, args.preheat, args.report_ms, bar.write)
                 row.update(capacity(row))
                 rows.append(row)
+                if args.json:  # kept as the runs finish
+                    Path(args.json).write_text(json.dumps({"rows": rows, "cpus": os.cpu_count()}, indent=1))
         finally:
             browser.close()
     columns = ["mode", "visitors", "report_ms", "appear_s_max", "first_answer_s_max", "fps_per_page_median", "fps_all_pages",
@@ -246,7 +257,8 @@ def main(argv=None) -> int:
                "kernel_rss_mb", "capacity_by_cpu", "capacity_by_memory", "capacity"]
     import pandas as pd
 
-    print(pd.DataFrame(rows)[columns].to_string(index=False))
+    table = pd.DataFrame(rows)
+    print(table.reindex(columns=columns + (["failed"] if "failed" in table else [])).to_string(index=False))
     print(f"capacity: visitors at {VISITOR_FPS} frames/s on a {SERVER_CORES}-core, {SERVER_MEMORY_GB} GiB server "
           f"(kernel + Voila CPU per frame; kernel resident memory). The pages ran on this machine's "
           f"{os.cpu_count()} cores beside the server.")

@@ -157,3 +157,40 @@ def test_ten_sessions_at_once_keep_getting_answers(fake_camera):
                                              for i in range(10)} | {"unit": "answered frames per second"})
         finally:
             browser.close()
+
+
+def test_a_second_visit_downloads_nothing_and_the_server_mode_still_answers(fake_camera):
+    """The page's four files come once per browser (IndexedDB, by sha256); choosing "run on:
+    the server" sends frames to the kernel instead, as before."""
+    with voila(APP) as url, chromium(camera_args(fake_camera), permissions=["camera"]) as page:
+        start(page, url)
+        page.wait_for_function("Number(document.querySelector('.kit-cam').dataset.results || 0) >= 5",
+                               timeout=180_000)
+        first = int(page.evaluate("document.querySelector('.kit-cam').dataset.downloaded"))
+        assert first > 10_000_000  # the bundle, the WebAssembly and both networks
+        assert page.evaluate("document.querySelector('.kit-cam').dataset.worker") == "two stages"
+        page.wait_for_function("Number(document.querySelector('.kit-cam').dataset.tracked || 0) >= 5",
+                               timeout=60_000)  # the kernel counted people from the detections
+        assert "people counted every 250 ms" in page.locator(".kit-cam .latency").text_content()
+        start(page, url)  # a second visit in the same browser
+        page.wait_for_function("Number(document.querySelector('.kit-cam').dataset.results || 0) >= 3",
+                               timeout=180_000)
+        assert page.evaluate("document.querySelector('.kit-cam').dataset.downloaded") == "0"
+        page.locator(".kit-cam .runon").select_option("server")  # while the camera runs
+        seen = int(page.evaluate("document.querySelector('.kit-cam').dataset.results"))
+        page.wait_for_function(f"Number(document.querySelector('.kit-cam').dataset.results) >= {seen + 10}",
+                               timeout=180_000)
+        assert page.locator(".kit-cam .detector").is_enabled()  # every detector again on the server
+        assert re.search(r"people seen [1-9]", page.locator(".kit-cam .people").text_content())
+        assert "on this device" not in page.locator(".kit-cam .latency").text_content()
+
+
+def test_a_browser_without_webassembly_simd_is_served_by_the_kernel_and_told_so(fake_camera):
+    with voila(APP) as url, chromium(camera_args(fake_camera), permissions=["camera"]) as page:
+        page.add_init_script("WebAssembly.validate = () => false;")  # as a browser without SIMD answers
+        start(page, url)
+        page.wait_for_function("Number(document.querySelector('.kit-cam').dataset.results || 0) >= 3",
+                               timeout=180_000)
+        assert page.locator(".kit-cam .runon").input_value() == "server"
+        assert "cannot run WebAssembly SIMD" in page.locator(".kit-cam .message").text_content()
+        assert re.search(r"No Mask: [1-9]", page.locator(".kit-cam .counts").text_content())

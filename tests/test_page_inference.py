@@ -141,7 +141,8 @@ def test_a_device_mode_kernel_tracks_without_tensorflow_or_onnx_runtime():
     assert [m["frames"] for m in replies[:3]] == [[0], [10, 11], [20]]
     assert replies[-2]["people"] == 2 and replies[-2]["counts"] == {
         "mask_weared_incorrect": 0, "with_mask": 1, "without_mask": 1}
-    assert seen["sent"][-1][1] == [(REPO / "kit/vision/models/mask_default/model.onnx").stat().st_size]
+    assert seen["sent"][-1][1] == [2**20]  # the first chunk
+    assert replies[-1]["total"] == (REPO / "kit/vision/models/mask_default/model.onnx").stat().st_size
     print(f"device-mode kernel: peak RSS {seen['rss_mb']:.0f} MB (no TensorFlow, no ONNX Runtime)")
 
 
@@ -219,6 +220,48 @@ def test_pages_cannot_make_a_device_mode_kernel_load_networks_or_resend_files(de
     assert w._pipelines == {} and w._classifier is None
     w._on_message(w, {"type": "asset", "name": "../../etc/passwd"}, [])
     assert "no page file named" in sent[-1]["message"]
+    w._on_message(w, {"type": "asset", "name": "wasm", "offset": 2**20}, [])  # a later chunk
+    assert sent[-1]["type"] == "asset" and sent[-1]["offset"] == 2**20
+    for bad in (-1, 5, 10**9, "0", True):
+        w._on_message(w, {"type": "asset", "name": "wasm", "offset": bad}, [])
+        assert "no chunk starts at" in sent[-1]["message"]
     for _ in range(4):
         w._on_message(w, {"type": "asset", "name": "wasm"}, [])
     assert [m["type"] for m in sent[-4:]] == ["asset"] * 3 + ["error"] and "already sent" in sent[-1]["message"]
+
+
+def test_preheated_kernels_waiting_in_voilas_pool_are_not_culled():
+    import asyncio
+
+    from kit.course.offline import voila_command
+    from kit.course.voila_app import PoolAwareKernelManager
+
+    cmd, _ = voila_command(REPO / "lessons" / "apps" / "mask_detector.ipynb", 8866, preheat=3)
+    assert "--VoilaConfiguration.default_pool_size=3" in cmd
+    assert "--VoilaConfiguration.multi_kernel_manager_class=kit.course.voila_app.PoolAwareKernelManager" in cmd
+    assert not any("preheat" in c for c in voila_command(REPO, 8866)[0])  # off unless asked
+
+    async def check():
+        manager = PoolAwareKernelManager()
+        waiting = asyncio.get_running_loop().create_future()
+        waiting.set_result({"kernel_id": "pooled"})
+        starting = asyncio.get_running_loop().create_future()  # still running the app: not idle anyway
+        manager._pools = {"mask_detector.ipynb": [waiting, starting]}
+        culled = []
+
+        async def cull(self, kernel_id):
+            culled.append(kernel_id)
+
+        import jupyter_server.services.kernels.kernelmanager as km
+
+        original = km.AsyncMappingKernelManager.cull_kernel_if_idle
+        km.AsyncMappingKernelManager.cull_kernel_if_idle = cull
+        try:
+            await manager.cull_kernel_if_idle("pooled")
+            await manager.cull_kernel_if_idle("a visitor who left")
+        finally:
+            km.AsyncMappingKernelManager.cull_kernel_if_idle = original
+        starting.cancel()
+        return culled
+
+    assert asyncio.run(check()) == ["a visitor who left"]

@@ -123,8 +123,18 @@ function render({ model, el }) {
   // The page's pipeline: its four files from the browser's cache, or asked of the kernel once.
   async function pageFile(db, name, spec, got) {
     let bytes = await cacheGet(db, spec.sha256);
-    if (!bytes) {
-      bytes = await new Promise((resolve) => { waiters.set(name, resolve); model.send({ type: "asset", name }); });
+    if (!bytes) {  // in chunks, the next asked for when one arrives (the kernel's ASSET_CHUNK)
+      const whole = new Uint8Array(spec.bytes);
+      let offset = 0;
+      while (offset < spec.bytes) {
+        const chunk = await new Promise((resolve) => { waiters.set(name, resolve); model.send({ type: "asset", name, offset }); });
+        if (!chunk.byteLength || offset + chunk.byteLength > spec.bytes) throw new Error(`${name}: a damaged chunk`);
+        whole.set(new Uint8Array(chunk), offset);
+        offset += chunk.byteLength;
+        loadingText(`Loading the detector into this page: ${((got.bytes + offset) / 1e6).toFixed(1)} of `
+          + `${(got.total / 1e6).toFixed(1)} MB`);
+      }
+      bytes = whole.buffer;
       if (bytes.byteLength !== spec.bytes) throw new Error(`${name}: ${bytes.byteLength} bytes, expected ${spec.bytes}`);
       const hex = await sha256Hex(bytes);
       if (hex !== null && hex !== spec.sha256) throw new Error(`${name}: damaged on the way (sha256 differs)`);
@@ -358,7 +368,7 @@ function render({ model, el }) {
     const now = performance.now();
     if (msg.type === "error") { say(msg.message); return; }
     if (msg.type !== "result") return;
-    say("");
+    say(message.dataset.note || "");
     lastAnswer = now;
     latencies.push(now - sentAt); if (latencies.length > 200) latencies.shift();
     root.dataset.results = String(Number(root.dataset.results || 0) + 1);
@@ -396,7 +406,7 @@ function render({ model, el }) {
     resetStats();
     video.srcObject = stream; await video.play();
     if (device()) { try { await loadPipeline(); } catch (err) { /* said; the server detects */ } }
-    running = true; $(".start").disabled = true; $(".stop").disabled = false; say("");
+    running = true; $(".start").disabled = true; $(".stop").disabled = false; say(message.dataset.note || "");
     loop();
   }
 
@@ -434,7 +444,8 @@ function render({ model, el }) {
   };
   clearView();
   say(message.dataset.note || "");
-  if (device()) loadPipeline().catch(() => {});  // while the visitor reads; a failure is said
+  // the page's files are fetched when the visitor starts, not as the page appears: a class
+  // arriving at once would otherwise hold up each other's pages while they download
   return () => stopStream();
 }
 

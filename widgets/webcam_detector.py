@@ -49,6 +49,7 @@ MAX_FACES = 256              # detections of one frame the kernel accepts from a
 MAX_FRAME_SIDE = 4096        # a frame a page says it detected on
 MAX_MESSAGES_PER_S = 120     # more from one page is a flood: refused and counted
 MAX_ASSET_REQUESTS = 3       # each file sent at most this often to one page
+ASSET_CHUNK = 1 << 20        # page files go in chunks of this many bytes, one at a time
 FACE_FIELDS = 7              # x1, y1, x2, y2, score, label index, probability (float32)
 MAX_BATCH = 64               # frames one detections message may carry
 REPORT_MS_RANGE = (0, 2000)  # how long a page gathers frames' detections before sending them
@@ -345,18 +346,27 @@ class WebcamDetector(KernelOutputs, StaticView, anywidget.AnyWidget):
             times.pop(0)
         return len(times) > MAX_MESSAGES_PER_S
 
-    def _send_asset(self, name) -> None:
+    def _send_asset(self, name, offset=0) -> None:
+        """One chunk of a page file, from ``offset``: the page asks for the next one when a
+        chunk arrives, so that a class downloading 16 MB each never holds up another
+        visitor's page in Voila's single event loop."""
         if not isinstance(name, str) or name not in self._assets:
             self.send({"type": "error", "id": None, "message": f"no page file named {str(name)[:40]!r}"})
             return
-        sent = self._asset_requests.get(name, 0)
-        if sent >= MAX_ASSET_REQUESTS:
-            self.refused_messages += 1
-            self.send({"type": "error", "id": None, "message": f"{name}: already sent {sent} times to this page"})
-            return
-        self._asset_requests[name] = sent + 1
         asset = self._assets[name]
-        self.send({"type": "asset", "name": name, "sha256": asset.sha256}, [asset.data])
+        if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset < len(asset.data) \
+                or offset % ASSET_CHUNK:
+            self.send({"type": "error", "id": None, "message": f"{name}: no chunk starts at {str(offset)[:20]}"})
+            return
+        if offset == 0:
+            sent = self._asset_requests.get(name, 0)
+            if sent >= MAX_ASSET_REQUESTS:
+                self.refused_messages += 1
+                self.send({"type": "error", "id": None, "message": f"{name}: already sent {sent} times to this page"})
+                return
+            self._asset_requests[name] = sent + 1
+        self.send({"type": "asset", "name": name, "sha256": asset.sha256, "offset": offset, "total": len(asset.data)},
+                  [asset.data[offset:offset + ASSET_CHUNK]])
 
     def _on_message(self, _widget, content, buffers):
         if not isinstance(content, dict):
@@ -369,7 +379,7 @@ class WebcamDetector(KernelOutputs, StaticView, anywidget.AnyWidget):
             self.reset()
             return
         if kind == "asset":
-            self._send_asset(content.get("name"))
+            self._send_asset(content.get("name"), content.get("offset", 0))
             return
         if kind not in ("frame", "detections"):
             return

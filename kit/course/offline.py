@@ -124,6 +124,7 @@ def voila_command(target: Path, port: int, ip: str = "127.0.0.1", token: str | N
     if token:
         cmd.append(f"--ServerApp.token={token}")
     if preheat:
-        cmd += ["--VoilaConfiguration.preheat_kernel=True", f"--VoilaConfiguration.default_pool_size={int(preheat)}"]
+        cmd += ["--VoilaConfiguration.preheat_kernel=True", f"--VoilaConfiguration.default_pool_size={int(preheat)}",
+                "--VoilaConfiguration.multi_kernel_manager_class=kit.course.voila_app.PoolAwareKernelManager"]
     paths = [str(JUPYTER_DATA), *filter(None, os.environ.get("JUPYTER_PATH", "").split(os.pathsep))]
     return cmd, {"JUPYTER_PATH": os.pathsep.join(paths)}
