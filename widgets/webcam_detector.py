@@ -299,7 +299,7 @@ class WebcamDetector(KernelOutputs, StaticView, anywidget.AnyWidget):
 
         if not isinstance(frames, list) or not 1 <= len(frames) <= MAX_BATCH:
             return refuse(f"frames must be a list of 1..{MAX_BATCH} frames")
-        whole = lambda v, lo, hi: not isinstance(v, bool) and isinstance(v, int) and lo <= v <= hi  # noqa: E731
+        whole = lambda v, lo, hi: not isinstance(v, bool) and isinstance(v, int) and lo <= v <= hi
         for f in frames:
             if not isinstance(f, dict) or not whole(f.get("id"), 0, MAX_FRAME_ID):
                 return refuse("each frame needs a whole-number id")
