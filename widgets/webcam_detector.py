@@ -401,7 +401,7 @@ class WebcamDetector(KernelOutputs, StaticView, anywidget.AnyWidget):
             reply = {"type": "error", "id": frame_id, "message": f"frame {frame_id}: {type(exc).__name__}: {exc}"}
         self.send(reply)  # the page's answer first; the synced figures after it
         if reply["type"] in ("result", "tracked"):
-            self._frames += 1
+            self._frames += len(reply["frames"]) if kind == "detections" else 1
             now = time.monotonic()
             # the page shows each answer from the reply itself; the synced traits (for the
             # notebook) follow at most SYNC_EVERY_S apart in device mode, in one message:

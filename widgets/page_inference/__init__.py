@@ -21,8 +21,8 @@ static web server can serve (``kit app export mask_detector OUT``).
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from kit.errors import ModelError
@@ -41,7 +41,7 @@ class Asset:
     name: str
     data: bytes
 
-    @property
+    @cached_property  # once per file: the kernel names it with every chunk it sends
     def sha256(self) -> str:
         return hashlib.sha256(self.data).hexdigest()
 
@@ -126,12 +126,3 @@ def export_static_app(out: str | Path, classifier="default", detector_model="def
         (tmp / "LICENSES.md").write_text((HERE / "LICENSES.md").read_text())
         write_json(tmp / EXPORT_MARKER, {"app": "mask_detector", "written_by": "kit app export"})
     return out
-
-
-def download_size(assets: dict) -> int:
-    """Bytes a first visitor downloads for the page's pipeline."""
-    return sum(len(a.data) for a in assets.values())
-
-
-def config_json(config: dict) -> str:
-    return json.dumps(config, sort_keys=True)

@@ -74,7 +74,11 @@ def to_onnx(folder: str | Path) -> Path:
     from tf2onnx import logging as tf2onnx_logging
 
     tf2onnx_logging.set_level(tf2onnx_logging.ERROR)
-    model, _ = tf2onnx.convert.from_tflite(str(tflite), opset=OPSET)
+    try:
+        model, _ = tf2onnx.convert.from_tflite(str(tflite), opset=OPSET)
+    except Exception as exc:  # tf2onnx raises many types for an operation it cannot convert
+        raise ModelError(f"{tflite}: tf2onnx cannot convert it to ONNX ({type(exc).__name__}: "
+                         f"{str(exc)[:200]}); this classifier runs on the server only") from None
     graph = model.graph
     if len(graph.input) != 1 or len(graph.output) != 1:
         raise ModelError(f"{tflite}: expected one input and one output, found {len(graph.input)} and "
