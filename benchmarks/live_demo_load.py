@@ -267,6 +267,14 @@ def main(argv=None) -> int:
 
     table = pd.DataFrame(rows)
     print(table.reindex(columns=columns + (["failed"] if "failed" in table else [])).to_string(index=False))
+    done = table[~table.get("failed", pd.Series(index=table.index, dtype=object)).notna()] if len(table) else table
+    for n in sorted(set(done["visitors"])) if len(done) else []:
+        both = done[done.visitors == n].set_index("mode")
+        if {"device", "server"} <= set(both.index):
+            ratio = both.loc["server", "kernel_cpu_ms_per_frame"] / both.loc["device", "kernel_cpu_ms_per_frame"]
+            print(f"{n} visitor(s): the server mode costs the kernel {ratio:.0f}x the CPU per frame of the device "
+                  f"mode ({both.loc['server', 'kernel_cpu_ms_per_frame']:.1f} against "
+                  f"{both.loc['device', 'kernel_cpu_ms_per_frame']:.2f} ms)")
     print(f"capacity: visitors at {VISITOR_FPS} frames/s on a {SERVER_CORES}-core, {SERVER_MEMORY_GB} GiB server "
           f"(kernel + Voila CPU per frame; kernel resident memory). The pages ran on this machine's "
           f"{os.cpu_count()} cores beside the server.")
