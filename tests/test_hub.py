@@ -11,11 +11,11 @@ import pytest
 
 from kit.errors import DataError, DataValidationError, NotFittedError, ParameterError
 from kit.forecast.hub import hub_backtest, hub_forecast, read_forecasts, score_forecasts, target_name
-from kit.forecast.hub_models import (HUB_MODELS, CaseLag, Flat, GrowthRate, HubBaseline, QuantileEnsemble,
-                                     hub_model)
+from kit.forecast.hub_models import (HUB_MODELS, CaseLag, DailyGrowth, Flat, GrowthRate, HubBaseline,
+                                     QuantileEnsemble, hub_model)
 from kit.forecast.models import SkipModel
-from kit.forecast.weekly import (MIN_WEEKS, check_forecast_date, last_complete_week, target_end_date,
-                                 weekly_counts, weekly_targets)
+from kit.forecast.weekly import (MIN_WEEKS, RECENT_DAYS, check_forecast_date, last_complete_week,
+                                 target_end_date, weekly_counts, weekly_targets)
 from kit.forecast.wis import INTERVALS, QUANTILES, coverage_by_level, relative_wis, weighted_interval_score
 
 
@@ -161,13 +161,60 @@ def test_every_hub_model_gives_sorted_non_negative_quantiles(name, series):
               "tiny": np.r_[np.ones(28), [0, 2]]}[series]
     y = pd.Series(values, index=weeks)
     cases = pd.Series(np.r_[values[2:], values[-1], values[-1]] * 50 + 10, index=weeks)
+    covariates = {"case": cases, "case_7d": days_between_weeks(cases), "death_7d": days_between_weeks(y)}
     try:
         model = hub_model(name, "death")
-        q = model.fit(y, {"case": cases}).predict_quantiles(4).to_numpy()
-    except SkipModel:
+        q = model.fit(y, covariates).predict_quantiles(4).to_numpy()
+    except SkipModel as exc:
+        assert name in ("auto_arima", "arima", "ar") or "too few" in str(exc) or "zero" in str(exc), exc
         return
     assert q.shape == (4, 23) and np.isfinite(q).all()
     assert (q >= 0).all() and (np.diff(q, axis=1) >= -1e-9).all()
+
+
+def days_between_weeks(weekly: pd.Series) -> pd.DataFrame:
+    """What WeeklyCounts.recent_days gives for data that ends on a Saturday: 7-day counts
+    between the weeks (here interpolated), the Sunday after the last week unknown."""
+    values = weekly.to_numpy(float)
+    before = np.r_[values[0], values[:-1]]
+    frame = pd.DataFrame({k: values + (k / 7) * (values - before) if k <= 0 else np.r_[values[1:], np.nan]
+                          for k in RECENT_DAYS}, index=weekly.index)
+    return frame
+
+
+def test_recent_days_are_the_7_day_counts_around_each_week_and_stop_before_the_date():
+    frame = tidy()
+    date = pd.Timestamp("2020-07-13")  # a Monday: its Sunday (07-12) is the newest day a forecast sees
+    counts = weekly_counts(frame, "confirmed", before=date)
+    last = last_complete_week(date)
+    days = counts.recent_days("A", last)
+    assert list(days.columns) == list(RECENT_DAYS) and days.index.equals(counts.values.loc[:last].index)
+    np.testing.assert_allclose(days[0].to_numpy()[1:], counts.values["A"].loc[:last].to_numpy()[1:])
+    cumulative = frame[frame["region"] == "A"].set_index("date")["confirmed"]
+    sunday = last + pd.Timedelta(days=1)
+    assert days[1].iloc[-1] == cumulative[sunday] - cumulative[sunday - pd.Timedelta(days=7)]
+    assert days[-6].iloc[-1] == cumulative[last - pd.Timedelta(days=6)] - cumulative[last - pd.Timedelta(days=13)]
+    ends_saturday = weekly_counts(frame[frame["date"] <= last], "confirmed", before=date).recent_days("A", last)
+    assert np.isnan(ends_saturday[1].iloc[-1]) and np.isfinite(ends_saturday[0].iloc[-1])
+
+
+def test_daily_growth_reads_the_days_and_falls_back_to_the_weeks():
+    weeks = pd.date_range("2020-03-07", periods=8, freq="7D")
+    rate = 0.05  # per day
+    seven = pd.DataFrame({k: 1000 * np.exp(rate * (7 * np.arange(8) + k)) for k in RECENT_DAYS}, index=weeks)
+    values = seven[0].to_numpy()
+    ahead = DailyGrowth(damping=1.0, cap=10).forecast(values, {"case_7d": seven.to_numpy()}, 2)
+    np.testing.assert_allclose(np.log1p(ahead) - np.log1p(values[-1]), [7 * rate, 14 * rate], atol=2e-3)
+    capped = DailyGrowth(damping=1.0, cap=0.1).forecast(values, {"case_7d": seven.to_numpy()}, 1)
+    assert np.isclose(np.log1p(capped[0]) - np.log1p(values[-1]), 0.1, atol=2e-3)
+    weekly_only = seven.copy()
+    weekly_only.loc[:, [k for k in RECENT_DAYS if k != 0]] = np.nan  # a source with Saturdays only
+    weekly_only = weekly_only.to_numpy()
+    np.testing.assert_allclose(DailyGrowth().forecast(values, {"case_7d": weekly_only}, 4),
+                               GrowthRate().forecast(values, {}, 4))
+    with pytest.raises(SkipModel, match="7-day case counts"):
+        hub_model("daily_growth", "case").fit(pd.Series(values, index=weeks))
+    assert hub_model("case_lag", "death").needs == ("case", "case_7d")
 
 
 def test_case_lag_reads_deaths_from_earlier_cases():

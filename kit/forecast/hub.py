@@ -217,6 +217,7 @@ def _histories(weekly: dict[str, WeeklyCounts], location: str, last: pd.Timestam
             histories[target] = str(exc).split(": ", 1)[-1]
         if location in counts.values.columns:
             covariates[target] = counts.values[location].loc[:last]
+            covariates[f"{target}_7d"] = counts.recent_days(location, last)
     return histories, covariates
 
 

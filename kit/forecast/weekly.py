@@ -29,6 +29,7 @@ from kit.mpl import plain
 TARGETS = {"case": "confirmed", "death": "deaths"}
 HORIZONS = (1, 2, 3, 4)  # weeks ahead the hubs asked for
 MIN_WEEKS = 6  # complete weeks a region needs before it can be forecast
+RECENT_DAYS = tuple(range(-6, 2))  # WeeklyCounts.recent_days: Sunday of the week (-6) .. Sunday after (+1)
 
 
 def check_targets(targets) -> tuple[str, ...]:
@@ -93,6 +94,12 @@ class WeeklyCounts:
         Where the counts came from.
     before : Timestamp or None
         Rows on or after this date were not used (the forecast date).
+    seven_day : DataFrame
+        Index: every day, one column per region: the count of the 7 days that end on
+        that day (NaN where either end is missing). The weeks' counts are its Saturdays;
+        the days in between, and the Sunday before a forecast date, say where the
+        count went during and after the last week, with no weekday pattern
+        (:meth:`recent_days`).
     """
 
     values: pd.DataFrame
@@ -101,6 +108,7 @@ class WeeklyCounts:
     source: str = ""
     before: pd.Timestamp | None = None
     repair: str = "cummax"
+    seven_day: pd.DataFrame | None = None
 
     @property
     def regions(self) -> list[str]:
@@ -140,6 +148,27 @@ class WeeklyCounts:
         run = run.astype(float)
         run.name = region
         return run
+
+    def recent_days(self, region: str, last_week: pd.Timestamp | None = None) -> pd.DataFrame:
+        """For each week up to ``last_week``: the 7-day counts ending on each day from
+        the Sunday that starts the week to the Sunday after it (columns
+        :data:`RECENT_DAYS`, days after the week's Saturday; column 0 is the week's
+        count). NaN where a count is unknown: a missing day, or the Sunday after the
+        last week when the data ends on its Saturday. Nothing on or after ``before``
+        is in it, so a forecast date's Sunday is the newest day a model can see."""
+        index = self.values.loc[:last_week].index if last_week is not None else self.values.index
+        if self.seven_day is None or region not in self.seven_day.columns:
+            return pd.DataFrame(np.nan, index=index, columns=list(RECENT_DAYS))
+        days = self.seven_day[region].to_numpy(float)
+        first = self.seven_day.index[0]
+        # the daily index is unbroken, so a day's row is its distance from the first day
+        rows = (index - first).days.to_numpy()[:, None] + np.asarray(RECENT_DAYS)[None, :]
+        inside = (rows >= 0) & (rows < len(days))
+        values = np.full(rows.shape, np.nan)
+        values[inside] = days[rows[inside]]
+        frame = pd.DataFrame(values, index=index, columns=list(RECENT_DAYS))
+        frame.columns.name = "days_after_saturday"
+        return frame
 
     def corrections_of(self, region: str) -> pd.DataFrame:
         return self.corrections[self.corrections["region"] == region]
@@ -203,8 +232,11 @@ def weekly_counts(frame: pd.DataFrame, measure: str, *, before=None, repair: str
     values = at_saturdays.diff().iloc[1:]  # the first Saturday has no week before it
     values.index.name = "week"
     values.columns.name = None
+    seven_day = cumulative.diff(7)
+    seven_day.columns.name = None
     return WeeklyCounts(values=values, measure=measure, corrections=corrections, source=source,
-                        before=None if before is None else pd.Timestamp(before), repair=repair)
+                        before=None if before is None else pd.Timestamp(before), repair=repair,
+                        seven_day=seven_day)
 
 
 def weekly_targets(frame: pd.DataFrame, targets=("case", "death"), *, before=None, repair: str = "cummax",
