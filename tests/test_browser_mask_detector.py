@@ -36,16 +36,28 @@ def camera_args(y4m):
             f"--use-file-for-fake-video-capture={y4m}"]
 
 
-def start(page, url, timeout_ms: int = 180_000):
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+def start(page, url, timeout_ms: int = 180_000, reloads: int = 0) -> int:
+    """Open the app and press Start; returns how many times the page was reloaded.
 
+    ``reloads``: how often a page that shows Voila's "Error displaying widget: model not
+    found" may be reloaded, as a visitor would (Voila gives a busy kernel 4 s to send the
+    widgets' state back; ten kernels and ten pages on two cores can take longer)."""
     page.goto(url, timeout=timeout_ms)
-    try:
-        page.locator(".kit-cam .start").wait_for(timeout=timeout_ms)
-    except PlaywrightTimeout:  # say what the visitor saw instead (a kernel error, a spinner)
+    deadline, reloaded = time.monotonic() + timeout_ms / 1000, 0
+    while time.monotonic() < deadline:
+        if page.locator(".kit-cam .start").count():
+            page.locator(".kit-cam .start").click()
+            return reloaded
         text = page.evaluate("document.body ? document.body.innerText : ''")
-        pytest.fail(f"the app did not appear within {timeout_ms / 1000:.0f} s; the page said: {text[-1500:]!r}")
-    page.locator(".kit-cam .start").click()
+        if "model not found" in text and reloaded < reloads:
+            reloaded += 1
+            page.reload(timeout=timeout_ms)
+            continue
+        if "model not found" in text:
+            break
+        time.sleep(0.5)
+    text = page.evaluate("document.body ? document.body.innerText : ''")
+    pytest.fail(f"the app did not appear within {timeout_ms / 1000:.0f} s; the page said: {text[-1500:]!r}")
 
 
 def report(name: str, values: dict) -> None:
@@ -126,16 +138,17 @@ def test_ten_sessions_at_once_keep_getting_answers(fake_camera):
     with voila(APP) as url, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS + camera_args(fake_camera))
         try:
-            pages, waited = [], []
+            pages, waited, reloaded = [], [], []
             for _ in range(10):
                 page = browser.new_context(permissions=["camera"]).new_page()
                 # ten kernels start on two cores while the first ones already answer frames
                 began = time.perf_counter()
-                start(page, url, timeout_ms=420_000)
+                reloaded.append(start(page, url, timeout_ms=420_000, reloads=1))
                 waited.append(round(time.perf_counter() - began, 1))
                 pages.append(page)
             report("ten sessions: seconds until each app could start",
-                   {f"session {i}": s for i, s in enumerate(waited)})
+                   {f"session {i}": s for i, s in enumerate(waited)} | {"reloaded": sum(reloaded)})
+            assert sum(reloaded) <= 2, f"{sum(reloaded)} of 10 pages had to be reloaded ('model not found')"
             for i, page in enumerate(pages):
                 try:
                     page.wait_for_function("Number(document.querySelector('.kit-cam').dataset.results || 0) >= 1",
@@ -171,7 +184,7 @@ def test_a_second_visit_downloads_nothing_and_the_server_mode_still_answers(fake
         assert page.evaluate("document.querySelector('.kit-cam').dataset.worker") == "two stages"
         page.wait_for_function("Number(document.querySelector('.kit-cam').dataset.tracked || 0) >= 5",
                                timeout=60_000)  # the kernel counted people from the detections
-        assert "people counted every 250 ms" in page.locator(".kit-cam .latency").text_content()
+        assert "people counted every 500 ms" in page.locator(".kit-cam .latency").text_content()
         start(page, url)  # a second visit in the same browser
         page.wait_for_function("Number(document.querySelector('.kit-cam').dataset.results || 0) >= 3",
                                timeout=180_000)

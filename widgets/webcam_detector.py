@@ -53,7 +53,7 @@ ASSET_CHUNK = 1 << 20        # page files go in chunks of this many bytes, one a
 FACE_FIELDS = 7              # x1, y1, x2, y2, score, label index, probability (float32)
 MAX_BATCH = 64               # frames one detections message may carry
 REPORT_MS_RANGE = (0, 2000)  # how long a page gathers frames' detections before sending them
-SYNC_EVERY_S = 0.5           # device mode: the synced figures for the notebook, at most this often
+REPORT_MS = 500              # ... by default: the kernel's cost is per message; the count follows twice a second
 
 
 def _in_range(name, value, lo, hi):
@@ -96,22 +96,25 @@ class WebcamDetector(KernelOutputs, StaticView, anywidget.AnyWidget):
     threshold = traitlets.Float(0.5).tag(sync=True)
     min_face = traitlets.Float(LIVE_MIN_FACE).tag(sync=True)
     max_width = traitlets.Int(640).tag(sync=True)
-    counts = traitlets.Dict({}).tag(sync=True)
-    people = traitlets.Int(0).tag(sync=True)
-    frames_processed = traitlets.Int(0).tag(sync=True)
-    kernel_ms = traitlets.Float(0.0).tag(sync=True)
-    last_error = traitlets.Unicode("").tag(sync=True)
+    # The kernel's figures, for the notebook (read or observed in Python). Not synced: the page
+    # shows each answer from the reply itself, and a trait message per answer cost the kernel
+    # and Voila more CPU than the tracking (and a flood of refusals would have doubled itself).
+    counts = traitlets.Dict({})
+    people = traitlets.Int(0)
+    frames_processed = traitlets.Int(0)
+    kernel_ms = traitlets.Float(0.0)
+    last_error = traitlets.Unicode("")
     # how each class is shown (kit.vision.masks.labels): the page draws with these, never its own copy
     labels = traitlets.Dict({}).tag(sync=True)
     run_on = traitlets.Unicode("device").tag(sync=True)
     # what the page's pipeline needs (widgets.page_inference): {name: {sha256, bytes}} and its settings
     page_assets = traitlets.Dict({}).tag(sync=True)
     page_config = traitlets.Dict({}).tag(sync=True)
-    refused_messages = traitlets.Int(0).tag(sync=True)
+    refused_messages = traitlets.Int(0)  # not synced either (above)
     # device mode: the page sends the detections of this many milliseconds in one message. Every
     # message costs the kernel about 3 ms of CPU whatever it carries (ipykernel's own handling),
     # so gathering frames is what lets one server take a class (benchmarks/live_demo_load.py)
-    report_ms = traitlets.Int(250).tag(sync=True)
+    report_ms = traitlets.Int(REPORT_MS).tag(sync=True)
 
     @traitlets.validate("report_ms")
     def _check_report_ms(self, proposal):
@@ -154,7 +157,7 @@ class WebcamDetector(KernelOutputs, StaticView, anywidget.AnyWidget):
 
     def __init__(self, detector: str = DEFAULT_DETECTOR, classifier: str = "default", threshold: float | None = None,
                  min_face: float = LIVE_MIN_FACE, max_width: int = 640, run_on: str = "device",
-                 report_ms: int = 250, **kwargs):
+                 report_ms: int = REPORT_MS, **kwargs):
         from kit.errors import KitError
         from kit.vision.masks.labels import COLOURS_HEX, display_name
 
@@ -166,7 +169,7 @@ class WebcamDetector(KernelOutputs, StaticView, anywidget.AnyWidget):
         self._assets: dict = {}
         self._asset_requests: dict = {}
         self._message_times: list = []
-        self._frames, self._synced_at = 0, 0.0
+        self._frames = 0
         self.history: list = []  # (time, counts per label) per processed frame, for statistics
         own = None
         if run_on == "device":  # the page detects: only the files and the cards, no network loaded here
@@ -399,22 +402,16 @@ class WebcamDetector(KernelOutputs, StaticView, anywidget.AnyWidget):
                                           content.get("track", True) is not False)
         except Exception as exc:  # never let one bad frame take the widget down; the message names it
             reply = {"type": "error", "id": frame_id, "message": f"frame {frame_id}: {type(exc).__name__}: {exc}"}
-        self.send(reply)  # the page's answer first; the synced figures after it
+        self.send(reply)
         if reply["type"] in ("result", "tracked"):
             self._frames += len(reply["frames"]) if kind == "detections" else 1
-            now = time.monotonic()
-            # the page shows each answer from the reply itself; the synced traits (for the
-            # notebook) follow at most SYNC_EVERY_S apart in device mode, in one message:
-            # a trait update per frame cost the kernel and Voila more CPU than the tracking
-            if kind == "frame" or now - self._synced_at >= SYNC_EVERY_S:
-                self._synced_at = now
-                with self.hold_sync():
-                    self.frames_processed = self._frames
-                    self.kernel_ms = reply["kernel_ms"]
-                    self.counts = reply["counts"]
-                    self.people = reply["people"]
-                    self.last_error = ""
+            with self.hold_trait_notifications():
+                self.frames_processed = self._frames
+                self.kernel_ms = reply["kernel_ms"]
+                self.counts = reply["counts"]
+                self.people = reply["people"]
+                self.last_error = ""
         else:
-            with self.hold_sync():
+            with self.hold_trait_notifications():
                 self.refused_messages += kind == "detections"
                 self.last_error = reply["message"]
